@@ -1,0 +1,12 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+#include "actorflow/channel.hpp"
+#include "actorflow/error.hpp"
+#include "actorflow/fwd.hpp"
+#include "actorflow/metrics.hpp"
+#include "actorflow/receiver.hpp"
+#include "actorflow/sender.hpp"
+#include "actorflow/task.hpp"
+#include "actorflow/worker.hpp"

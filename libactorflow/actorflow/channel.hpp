@@ -1,0 +1,89 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "actorflow/detail/channel_actor.hpp"
+#include "actorflow/error.hpp"
+#include "actorflow/receiver.hpp"
+#include "actorflow/sender.hpp"
+
+namespace actorflow {
+
+/// Tuning of one channel.
+struct channel_options {
+  /// Most items per message; 0 picks min(capacity, 256). Senders collect up
+  /// to this many items per activation into one message, and receivers keep
+  /// up to min(batch, capacity) items of read-ahead.
+  uint32_t batch = 0;
+};
+
+/// Both ends of a new channel; supports structured bindings.
+template <class T>
+struct channel_pair {
+  sender<T> tx;
+  receiver<T> rx;
+};
+
+/// Creates a bounded multi-producer, multi-consumer channel whose mailbox is
+/// an actor in `sys`. The contract:
+///
+/// - **Bounded**: at most `capacity` items are in flight between the senders'
+///   `send` and the receivers' `recv` (credit held by senders + items in the
+///   channel + items delivered to receivers and not yet consumed). A sender
+///   without credit waits.
+/// - **MPMC**: copies of either handle are further senders or receivers; each
+///   item reaches exactly one receiver; items of one sender keep their order.
+/// - **Closing**: once every sender is gone, receivers drain the buffer and
+///   then see end-of-stream. Once every receiver is gone, `send` fails and
+///   hands the item back; accepted items that never reached a receiver come
+///   back through `sender::take_returned`.
+/// - **Batching**: items and credit travel in batches of up to
+///   `options.batch`, one CAF message per batch.
+///
+/// Capacity 0 is not a rendezvous channel: it yields
+/// `error_code::invalid_capacity`.
+///
+/// ~~~
+/// auto ch = actorflow::channel<int>(sys, 2);
+/// if (!ch)
+///   return ch.error();
+/// auto [tx, rx] = std::move(*ch);
+/// ~~~
+template <class T>
+caf::expected<channel_pair<T>>
+channel(caf::actor_system& sys, size_t capacity, channel_options opts = {}) {
+  constexpr size_t max_capacity = std::numeric_limits<int32_t>::max();
+  if (capacity == 0)
+    return make_error(error_code::invalid_capacity,
+                      "channel capacity must be at least 1 (0 would never "
+                      "let an item through; actorflow has no rendezvous "
+                      "channel)");
+  if (capacity > max_capacity)
+    return make_error(error_code::invalid_capacity,
+                      "channel capacity " + std::to_string(capacity)
+                        + " exceeds the maximum of "
+                        + std::to_string(max_capacity));
+  detail::channel_params params;
+  params.capacity = static_cast<uint32_t>(capacity);
+  params.batch = opts.batch != 0 ? opts.batch
+                                 : std::min<uint32_t>(params.capacity, 256);
+  auto stats = std::make_shared<detail::channel_stats>();
+  auto tx_id = detail::next_endpoint_id();
+  auto rx_id = detail::next_endpoint_id();
+  auto hdl = sys.spawn<detail::channel_actor<T>>(params, tx_id, rx_id, stats);
+  auto tx = std::make_shared<detail::tx_endpoint<T>>(hdl, params, tx_id);
+  auto rx = std::make_shared<detail::rx_endpoint<T>>(hdl, params, rx_id);
+  return channel_pair<T>{sender<T>{std::move(tx), stats},
+                         receiver<T>{std::move(rx), stats}};
+}
+
+} // namespace actorflow

@@ -1,0 +1,44 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+#include <caf/atom.hpp>
+
+/// The channel protocol. Every message carries the endpoint id as its second
+/// element so that one host actor can serve many endpoints of any item type.
+///
+/// To the channel actor:
+///   (open_tx, id) / (open_rx, id)              a handle copy exists
+///   (bind_tx, id, host) / (bind_rx, id, host)  replies go to `host`
+///   (push, id, vector<T> items, u32 want, u32 give_back)
+///   (pull, id, u32 consumed, u32 demand)
+///   (close_tx, id, vector<T> items, u32 give_back)
+///   (close_rx, id, vector<T> unconsumed, u32 consumed)
+/// To a host actor:
+///   (credit, id, u32 n), (items, id, vector<T>), (eos, id),
+///   (rx_gone, id, vector<T> returned), (ring, id), (close_ack, id)
+///
+/// A host that receives items or returned items for an endpoint it no longer
+/// has bounces the message back to the channel unchanged. A host does not
+/// terminate before the channel acknowledged the close of each of its
+/// endpoints, so nothing in flight to it can be lost on a regular exit.
+namespace actorflow::detail {
+
+using open_tx_atom = caf::atom_constant<caf::atom("af_otx")>;
+using open_rx_atom = caf::atom_constant<caf::atom("af_orx")>;
+using bind_tx_atom = caf::atom_constant<caf::atom("af_btx")>;
+using bind_rx_atom = caf::atom_constant<caf::atom("af_brx")>;
+using push_atom = caf::atom_constant<caf::atom("af_push")>;
+using pull_atom = caf::atom_constant<caf::atom("af_pull")>;
+using close_tx_atom = caf::atom_constant<caf::atom("af_ctx")>;
+using close_rx_atom = caf::atom_constant<caf::atom("af_crx")>;
+using credit_atom = caf::atom_constant<caf::atom("af_credit")>;
+using items_atom = caf::atom_constant<caf::atom("af_items")>;
+using eos_atom = caf::atom_constant<caf::atom("af_eos")>;
+using rx_gone_atom = caf::atom_constant<caf::atom("af_rxgone")>;
+using ring_atom = caf::atom_constant<caf::atom("af_ring")>;
+using stats_atom = caf::atom_constant<caf::atom("af_stats")>;
+using join_atom = caf::atom_constant<caf::atom("af_join")>;
+using close_ack_atom = caf::atom_constant<caf::atom("af_cack")>;
+
+} // namespace actorflow::detail

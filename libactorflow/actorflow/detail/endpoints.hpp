@@ -1,0 +1,449 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+#include <algorithm>
+#include <condition_variable>
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/type_erased_tuple.hpp>
+
+#include "actorflow/detail/atoms.hpp"
+#include "actorflow/detail/host.hpp"
+
+namespace actorflow::detail {
+
+/// Shared, lock-free instruments of one channel, readable from any thread.
+struct channel_stats {
+  std::atomic<uint64_t> pushed{0};
+  std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> returned{0};
+  std::atomic<uint64_t> lost{0};
+  std::atomic<uint64_t> messages_in{0};
+  std::atomic<uint64_t> max_in_flight{0};
+};
+
+/// Settings shared by both ends of one channel.
+struct channel_params {
+  uint32_t capacity;
+  uint32_t batch;
+};
+
+/// The actor that a blocking (thread-side) endpoint uses as its mailbox.
+class ACTORFLOW_EXPORT port : public host {
+public:
+  port(caf::actor_config& cfg, std::shared_ptr<endpoint> ep);
+
+  ~port() override;
+
+  const char* name() const override;
+
+protected:
+  void start() override;
+
+  void after_activation() override;
+
+  void on_exit() override;
+
+private:
+  std::shared_ptr<endpoint> ep_;
+};
+
+/// State common to both kinds of endpoint: binding and blocking support.
+class ACTORFLOW_EXPORT endpoint_core : public endpoint {
+public:
+  enum class mode : uint8_t { unbound, hosted, blocking, closed };
+
+  endpoint_core(caf::actor channel, channel_params params,
+                uint64_t id = next_endpoint_id());
+
+  ~endpoint_core() override;
+
+  mode current_mode() const noexcept {
+    return mode_;
+  }
+
+  const caf::actor& channel() const noexcept {
+    return channel_;
+  }
+
+  channel_params params() const noexcept {
+    return params_;
+  }
+
+  /// Closes the endpoint from the context it lives in. A blocking endpoint
+  /// asks its port to close it, so that the port sees every message that was
+  /// in flight to it before it quits.
+  void close() {
+    if (mode_ == mode::blocking) {
+      {
+        std::lock_guard guard{mtx_};
+        if (close_requested_)
+          return;
+        close_requested_ = true;
+      }
+      ring_port();
+      return;
+    }
+    do_close();
+  }
+
+  /// Performs the close (in the worker or in the port).
+  virtual void do_close() = 0;
+
+  bool close_requested() {
+    std::lock_guard guard{mtx_};
+    return close_requested_ && mode_ != mode::closed;
+  }
+
+  /// Called by a port when it starts hosting this endpoint.
+  void attach_port(host* p) noexcept {
+    host_ = p;
+  }
+
+protected:
+  /// Binds to the calling context on first use and checks later uses. Returns
+  /// the host for hosted use, nullptr for blocking use.
+  host* bind_hosted(caf::atom_value bind);
+  void bind_blocking(const std::shared_ptr<endpoint>& self, caf::atom_value bind);
+
+  /// Sends from whichever context the endpoint lives in.
+  template <class... Ts>
+  void to_channel(Ts&&... xs) {
+    if (mode_ == mode::hosted)
+      host_->send(channel_, std::forward<Ts>(xs)...);
+    else
+      caf::anon_send(channel_, std::forward<Ts>(xs)...);
+  }
+
+  /// Wakes the port so that its `flush` runs.
+  void ring_port();
+
+  void mark_dirty() {
+    if (mode_ == mode::hosted)
+      host_->mark_dirty(this);
+  }
+
+  /// Marks the endpoint closed; its host waits for the channel's ack.
+  void finish_close() noexcept;
+
+  caf::actor channel_;
+  channel_params params_;
+  mode mode_ = mode::unbound;
+  host* host_ = nullptr;
+  caf::actor port_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool ring_pending_ = false;
+  bool close_requested_ = false;
+};
+
+/// The state behind one `sender<T>` handle.
+template <class T>
+class tx_endpoint final : public endpoint_core {
+public:
+  using endpoint_core::endpoint_core;
+
+  ~tx_endpoint() override {
+    // close() ran in the handle; nothing to do here.
+  }
+
+  // -- hosted (coroutine) API ------------------------------------------------
+
+  /// Binds to the current host and returns true if an item can be accepted
+  /// now, or the channel is gone (the awaiter then resumes with failure).
+  bool ready() {
+    if (mode_ != mode::hosted)
+      bind_hosted(bind_tx_atom::value);
+    return credit_ > 0 || rx_gone_;
+  }
+
+  void suspend(std::coroutine_handle<> h) {
+    waiter_ = h;
+    mark_dirty();
+  }
+
+  /// Accepts `x` if possible; otherwise returns it.
+  std::optional<T> accept(T&& x) {
+    if (rx_gone_ || credit_ == 0)
+      return std::optional<T>{std::move(x)};
+    out_.push_back(std::move(x));
+    --credit_;
+    if (out_.size() >= params_.batch)
+      flush_items(0, 0);
+    else
+      mark_dirty();
+    return std::nullopt;
+  }
+
+  // -- blocking API ------------------------------------------------------------
+
+  std::optional<T> blocking_send(const std::shared_ptr<endpoint>& self, T&& x) {
+    if (mode_ != mode::blocking)
+      bind_blocking(self, bind_tx_atom::value);
+    std::unique_lock guard{mtx_};
+    while (!rx_gone_ && credit_ == 0) {
+      if (!want_sent_) {
+        want_sent_ = true;
+        caf::anon_send(channel_, push_atom::value, id(), take_out(),
+                       params_.batch, uint32_t{0});
+        ring_pending_ = false;
+      }
+      cv_.wait(guard);
+    }
+    if (rx_gone_)
+      return std::optional<T>{std::move(x)};
+    out_.push_back(std::move(x));
+    --credit_;
+    if (out_.size() >= params_.batch) {
+      caf::anon_send(channel_, push_atom::value, id(), take_out(), uint32_t{0},
+                     uint32_t{0});
+    } else if (!ring_pending_) {
+      ring_pending_ = true;
+      guard.unlock();
+      ring_port();
+    }
+    return std::nullopt;
+  }
+
+  // -- both --------------------------------------------------------------------
+
+  /// Flushes what is pending and tells the channel this sender is gone.
+  void do_close() override {
+    std::unique_lock guard{mtx_, std::defer_lock};
+    if (mode_ == mode::blocking)
+      guard.lock();
+    if (mode_ == mode::closed)
+      return;
+    to_channel(close_tx_atom::value, id(), take_out(), std::exchange(credit_, 0));
+    finish_close();
+  }
+
+  /// Items the channel handed back because every receiver was gone.
+  std::vector<T> take_returned() {
+    std::unique_lock guard{mtx_, std::defer_lock};
+    if (mode_ == mode::blocking)
+      guard.lock();
+    return std::exchange(returned_, {});
+  }
+
+  bool receivers_gone() {
+    std::unique_lock guard{mtx_, std::defer_lock};
+    if (mode_ == mode::blocking)
+      guard.lock();
+    return rx_gone_;
+  }
+
+  // -- endpoint interface ------------------------------------------------------
+
+  void handle(caf::type_erased_tuple& msg) override {
+    std::unique_lock guard{mtx_, std::defer_lock};
+    if (mode_ == mode::blocking)
+      guard.lock();
+    if (msg.match_element<credit_atom>(0) && msg.match_element<uint32_t>(2)) {
+      credit_ += msg.get_as<uint32_t>(2);
+      want_sent_ = false;
+    } else if (msg.match_element<rx_gone_atom>(0)
+               && msg.match_element<std::vector<T>>(2)) {
+      rx_gone_ = true;
+      credit_ = 0;
+      auto& xs = msg.get_mutable_as<std::vector<T>>(2);
+      returned_.insert(returned_.end(), std::make_move_iterator(xs.begin()),
+                       std::make_move_iterator(xs.end()));
+    } else {
+      return; // ring: flush does the work
+    }
+    if (mode_ == mode::blocking) {
+      cv_.notify_all();
+    } else if (waiter_) {
+      host_->make_ready(std::exchange(waiter_, nullptr));
+    }
+  }
+
+  void flush() override {
+    if (mode_ == mode::hosted) {
+      // A sender whose coroutine waits elsewhere gives its credit back, so
+      // that an idle sender never holds capacity hostage.
+      if (waiter_) {
+        auto want = want_sent_ ? uint32_t{0} : params_.batch;
+        want_sent_ = true;
+        flush_items(want, 0);
+      } else {
+        flush_items(0, std::exchange(credit_, 0));
+      }
+    } else if (mode_ == mode::blocking) {
+      std::lock_guard guard{mtx_};
+      ring_pending_ = false;
+      if (!out_.empty())
+        to_channel(push_atom::value, id(), take_out(), uint32_t{0},
+                   uint32_t{0});
+    }
+  }
+
+private:
+  std::vector<T> take_out() {
+    std::vector<T> result;
+    result.swap(out_);
+    return result;
+  }
+
+  void flush_items(uint32_t want, uint32_t give_back) {
+    if (out_.empty() && want == 0 && give_back == 0)
+      return;
+    to_channel(push_atom::value, id(), take_out(), want, give_back);
+  }
+
+  std::vector<T> out_;
+  std::vector<T> returned_;
+  uint32_t credit_ = 0;
+  bool want_sent_ = false;
+  bool rx_gone_ = false;
+  std::coroutine_handle<> waiter_;
+};
+
+/// The state behind one `receiver<T>` handle.
+template <class T>
+class rx_endpoint final : public endpoint_core {
+public:
+  using endpoint_core::endpoint_core;
+
+  ~rx_endpoint() override {
+    // close() ran in the handle; nothing to do here.
+  }
+
+  // -- hosted (coroutine) API ------------------------------------------------
+
+  bool ready() {
+    if (mode_ != mode::hosted)
+      bind_hosted(bind_rx_atom::value);
+    return pos_ < in_.size() || eos_;
+  }
+
+  void suspend(std::coroutine_handle<> h) {
+    waiter_ = h;
+    mark_dirty();
+  }
+
+  std::optional<T> take() {
+    if (pos_ == in_.size())
+      return std::nullopt;
+    auto result = std::optional<T>{std::move(in_[pos_++])};
+    ++consumed_;
+    if (pos_ == in_.size() || consumed_ * 2 >= window())
+      mark_dirty();
+    return result;
+  }
+
+  // -- blocking API ------------------------------------------------------------
+
+  std::optional<T> blocking_recv(const std::shared_ptr<endpoint>& self) {
+    if (mode_ != mode::blocking)
+      bind_blocking(self, bind_rx_atom::value);
+    std::unique_lock guard{mtx_};
+    // Items returned by earlier calls count as consumed from here on.
+    if (pos_ == in_.size() || consumed_ * 2 >= window())
+      report();
+    while (pos_ == in_.size() && !eos_)
+      cv_.wait(guard);
+    if (pos_ == in_.size())
+      return std::nullopt;
+    ++consumed_;
+    return std::optional<T>{std::move(in_[pos_++])};
+  }
+
+  // -- both --------------------------------------------------------------------
+
+  void do_close() override {
+    std::unique_lock guard{mtx_, std::defer_lock};
+    if (mode_ == mode::blocking)
+      guard.lock();
+    if (mode_ == mode::closed)
+      return;
+    std::vector<T> rest;
+    rest.reserve(in_.size() - pos_);
+    for (auto i = pos_; i < in_.size(); ++i)
+      rest.push_back(std::move(in_[i]));
+    in_.clear();
+    pos_ = 0;
+    to_channel(close_rx_atom::value, id(), std::move(rest),
+               std::exchange(consumed_, 0));
+    finish_close();
+  }
+
+  // -- endpoint interface ------------------------------------------------------
+
+  void handle(caf::type_erased_tuple& msg) override {
+    std::unique_lock guard{mtx_, std::defer_lock};
+    if (mode_ == mode::blocking)
+      guard.lock();
+    if (msg.match_element<items_atom>(0)
+        && msg.match_element<std::vector<T>>(2)) {
+      auto& xs = msg.get_mutable_as<std::vector<T>>(2);
+      outstanding_ -= std::min(outstanding_, static_cast<uint32_t>(xs.size()));
+      if (pos_ == in_.size()) {
+        in_.swap(xs);
+        pos_ = 0;
+      } else {
+        in_.insert(in_.end(), std::make_move_iterator(xs.begin()),
+                   std::make_move_iterator(xs.end()));
+      }
+    } else if (msg.match_element<eos_atom>(0)) {
+      eos_ = true;
+    } else {
+      return;
+    }
+    if (mode_ == mode::blocking) {
+      cv_.notify_all();
+    } else {
+      if (waiter_)
+        host_->make_ready(std::exchange(waiter_, nullptr));
+      // Top up the read-ahead at the end of the activation.
+      mark_dirty();
+    }
+  }
+
+  void flush() override {
+    if (mode_ == mode::hosted)
+      report();
+  }
+
+private:
+  uint32_t window() const noexcept {
+    return std::max<uint32_t>(1, std::min(params_.batch, params_.capacity));
+  }
+
+  /// Reports consumption and tops up the read-ahead window.
+  void report() {
+    auto buffered = static_cast<uint32_t>(in_.size() - pos_);
+    uint32_t demand = 0;
+    if (!eos_) {
+      auto have = buffered + outstanding_;
+      if (have < window() && (have == 0 || (window() - have) * 2 >= window()))
+        demand = window() - have;
+    }
+    if (consumed_ == 0 && demand == 0)
+      return;
+    outstanding_ += demand;
+    to_channel(pull_atom::value, id(), std::exchange(consumed_, 0), demand);
+  }
+
+  std::vector<T> in_;
+  size_t pos_ = 0;
+  uint32_t consumed_ = 0;
+  uint32_t outstanding_ = 0;
+  bool eos_ = false;
+  std::coroutine_handle<> waiter_;
+};
+
+} // namespace actorflow::detail

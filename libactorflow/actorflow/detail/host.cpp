@@ -1,0 +1,165 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#include "actorflow/detail/host.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+#include <caf/all.hpp>
+
+#include "actorflow/detail/atoms.hpp"
+
+namespace actorflow::detail {
+
+namespace {
+
+thread_local host* current_host = nullptr;
+
+std::atomic<uint64_t> endpoint_ids{0};
+
+} // namespace
+
+uint64_t next_endpoint_id() noexcept {
+  return endpoint_ids.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+endpoint::~endpoint() {
+  // nop
+}
+
+host::host(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
+  set_default_handler([this](caf::scheduled_actor*, caf::message_view& view)
+                        -> caf::result<caf::message> {
+    activation guard{this};
+    auto& xs = view.content();
+    if (xs.size() >= 2 && xs.match_element<uint64_t>(1)) {
+      auto i = endpoints_.find(xs.get_as<uint64_t>(1));
+      if (i != endpoints_.end())
+        i->second->handle(xs);
+      else
+        on_orphan(view);
+    }
+    settle();
+    return caf::message{};
+  });
+  set_down_handler([this](caf::scheduled_actor*, caf::down_msg& dm) {
+    activation guard{this};
+    auto [first, last] = on_down_.equal_range(dm.source);
+    for (auto i = first; i != last; ++i)
+      ready_.push_back(i->second);
+    on_down_.erase(first, last);
+    settle();
+  });
+}
+
+host::~host() {
+  // nop
+}
+
+host* host::current() noexcept {
+  return current_host;
+}
+
+host::activation::activation(host* self) noexcept : prev_(current_host) {
+  current_host = self;
+}
+
+host::activation::~activation() {
+  current_host = prev_;
+}
+
+void host::add_endpoint(endpoint* ep) {
+  endpoints_.emplace(ep->id(), ep);
+}
+
+void host::remove_endpoint(endpoint* ep) noexcept {
+  endpoints_.erase(ep->id());
+  if (ep->dirty) {
+    ep->dirty = false;
+    dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), ep), dirty_.end());
+  }
+}
+
+void host::mark_dirty(endpoint* ep) {
+  if (!ep->dirty) {
+    ep->dirty = true;
+    dirty_.push_back(ep);
+  }
+}
+
+void host::make_ready(std::coroutine_handle<> h) {
+  ready_.push_back(h);
+}
+
+void host::resume_on_down(const caf::actor_addr& whom,
+                          std::coroutine_handle<> h) {
+  on_down_.emplace(whom, h);
+  monitor(whom);
+}
+
+void host::settle() {
+  while (!ready_.empty()) {
+    running_.swap(ready_);
+    for (auto h : running_)
+      h.resume();
+    running_.clear();
+  }
+  // flush() never resumes coroutines, but a flush may remove endpoints
+  // (never others than itself), so iterate over a stable copy.
+  while (!dirty_.empty()) {
+    auto ep = dirty_.back();
+    dirty_.pop_back();
+    ep->dirty = false;
+    ep->flush();
+  }
+  after_activation();
+}
+
+void host::on_orphan(caf::message_view& view) {
+  auto& xs = view.content();
+  if (xs.match_element<close_ack_atom>(0)) {
+    if (pending_acks_ > 0 && --pending_acks_ == 0)
+      try_quit();
+  } else if (xs.match_element<items_atom>(0)
+             || xs.match_element<rx_gone_atom>(0)) {
+    // Items for an endpoint that closed meanwhile: the channel takes them back.
+    if (auto& src = current_sender())
+      send(caf::actor_cast<caf::actor>(src), view.move_content_to_message());
+  }
+}
+
+void host::finish(caf::error reason) {
+  if (finishing_)
+    return;
+  finishing_ = true;
+  reason_ = std::move(reason);
+  try_quit();
+}
+
+void host::try_quit() {
+  if (finishing_ && pending_acks_ == 0 && !quit_called_) {
+    quit_called_ = true;
+    quit(std::move(reason_));
+  }
+}
+
+caf::behavior host::make_behavior() {
+  {
+    activation guard{this};
+    start();
+    settle();
+  }
+  if (quit_called_)
+    return {};
+  return {
+    [](caf::unit_t) {
+      // nop: every protocol message goes through the default handler
+    },
+  };
+}
+
+const char* host::name() const {
+  return "actorflow.host";
+}
+
+} // namespace actorflow::detail

@@ -1,0 +1,135 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <functional>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actorflow/detail/export.hpp"
+
+namespace actorflow::detail {
+
+/// Returns a process-wide unique, non-zero endpoint id.
+ACTORFLOW_EXPORT uint64_t next_endpoint_id() noexcept;
+
+/// The host-side part of a channel end. A host actor routes every protocol
+/// message that names the endpoint's id to `handle` and calls `flush` at the
+/// end of the activation in which the endpoint marked itself dirty.
+class ACTORFLOW_EXPORT endpoint {
+public:
+  explicit endpoint(uint64_t id) noexcept : id_(id) {
+    // nop
+  }
+
+  virtual ~endpoint();
+
+  endpoint(const endpoint&) = delete;
+  endpoint& operator=(const endpoint&) = delete;
+
+  uint64_t id() const noexcept {
+    return id_;
+  }
+
+  /// Handles a protocol message (see atoms.hpp) addressed to this endpoint.
+  virtual void handle(caf::type_erased_tuple& msg) = 0;
+
+  /// Sends what accumulated during the activation (items, credit, demand).
+  virtual void flush() = 0;
+
+  /// Set by the host while the endpoint is on its dirty list.
+  bool dirty = false;
+
+private:
+  uint64_t id_;
+};
+
+/// An event-based actor that hosts endpoints and the coroutines that await
+/// them. Items arrive in batches; the coroutines run until they suspend, and
+/// what they produced leaves in one message per endpoint at the end of the
+/// activation. That is how actorflow batches without adding latency.
+class ACTORFLOW_EXPORT host : public caf::event_based_actor {
+public:
+  explicit host(caf::actor_config& cfg);
+
+  ~host() override;
+
+  /// The host whose activation runs on this thread, or nullptr.
+  static host* current() noexcept;
+
+  void add_endpoint(endpoint* ep);
+
+  void remove_endpoint(endpoint* ep) noexcept;
+
+  void mark_dirty(endpoint* ep);
+
+  /// Resumes `h` later in this activation.
+  void make_ready(std::coroutine_handle<> h);
+
+  /// The host waits for one more close acknowledgement before it quits.
+  void expect_close_ack() noexcept {
+    ++pending_acks_;
+  }
+
+  /// Resumes `h` when the actor `whom` is down.
+  void resume_on_down(const caf::actor_addr& whom, std::coroutine_handle<> h);
+
+  caf::behavior make_behavior() override;
+
+  const char* name() const override;
+
+protected:
+  /// Called once from make_behavior, inside an activation.
+  virtual void start() {
+    // nop
+  }
+
+  /// Called at the end of every activation, after flushing.
+  virtual void after_activation() {
+    // nop
+  }
+
+  /// Runs ready coroutines, then flushes dirty endpoints, then calls
+  /// `after_activation`. Every handler of a host ends with this.
+  void settle();
+
+  /// Terminates the host with `reason` once every endpoint it closed was
+  /// acknowledged by its channel.
+  void finish(caf::error reason);
+
+  bool finishing() const noexcept {
+    return finishing_;
+  }
+
+  /// Sets `current()` for the lifetime of the guard.
+  class activation {
+  public:
+    explicit activation(host* self) noexcept;
+    ~activation();
+
+  private:
+    host* prev_;
+  };
+
+private:
+  void on_orphan(caf::message_view& view);
+
+  void try_quit();
+
+  bool finishing_ = false;
+  bool quit_called_ = false;
+  size_t pending_acks_ = 0;
+  caf::error reason_;
+  std::unordered_map<uint64_t, endpoint*> endpoints_;
+  std::vector<endpoint*> dirty_;
+  std::vector<std::coroutine_handle<>> ready_;
+  std::vector<std::coroutine_handle<>> running_;
+  std::unordered_multimap<caf::actor_addr, std::coroutine_handle<>> on_down_;
+};
+
+} // namespace actorflow::detail

@@ -1,0 +1,71 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+
+#include "actorflow/detail/export.hpp"
+
+namespace actorflow {
+
+/// Errors that actorflow reports through `caf::error` (category `actorflow`).
+///
+/// ~~~
+/// caf::error err = actorflow::make_error(actorflow::error_code::worker_failed,
+///                                        "worker 'parse' threw: bad input");
+/// std::cout << actorflow::to_string(err) << '\n';
+/// ~~~
+enum class error_code : uint8_t {
+  /// No error.
+  none = 0,
+  /// A channel was created with an unsupported capacity (for example 0).
+  invalid_capacity,
+  /// An argument violated a documented precondition.
+  invalid_argument,
+  /// A worker body threw an exception or returned an error.
+  worker_failed,
+  /// A handle was used after it was moved from or closed.
+  invalid_handle,
+  /// A handle was used from an actor other than the one it is bound to.
+  wrong_context,
+  /// Every receiver of a channel is gone.
+  receivers_gone,
+  /// The actor that hosted an endpoint or a stage terminated unexpectedly.
+  peer_lost,
+};
+
+/// The CAF error category of actorflow's errors.
+constexpr caf::atom_value error_category = caf::atom("actorflow");
+
+/// Returns a human-readable name of `x`.
+ACTORFLOW_EXPORT std::string to_string(error_code x);
+
+/// Creates an actorflow error with an explaining context string.
+ACTORFLOW_EXPORT caf::error make_error(error_code x, std::string what);
+
+/// Creates an actorflow error without context.
+ACTORFLOW_EXPORT caf::error make_error(error_code x);
+
+/// Renders any `caf::error`, knowing actorflow's category even when the actor
+/// system was not configured with `actorflow::init`.
+ACTORFLOW_EXPORT std::string to_string_any(const caf::error& x);
+
+/// Returns the context string of an actorflow error, or an empty string.
+ACTORFLOW_EXPORT std::string what(const caf::error& x);
+
+/// Registers actorflow's error category (renderer) and message types with a
+/// CAF configuration. Call it before constructing the `caf::actor_system`.
+///
+/// ~~~
+/// caf::actor_system_config cfg;
+/// actorflow::init(cfg);
+/// caf::actor_system sys{cfg};
+/// ~~~
+ACTORFLOW_EXPORT void init(caf::actor_system_config& cfg);
+
+} // namespace actorflow

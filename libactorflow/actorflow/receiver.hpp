@@ -1,0 +1,122 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+#include <coroutine>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include <caf/send.hpp>
+
+#include "actorflow/detail/endpoints.hpp"
+#include "actorflow/metrics.hpp"
+
+namespace actorflow {
+
+/// The receiving end of a channel. Copyable: copies share the channel's
+/// items, each item reaching exactly one of them. `recv` yields an empty
+/// optional once every sender is gone and the channel is drained.
+///
+/// Inside a worker use `co_await rx.recv()`; from a plain thread use
+/// `rx.blocking_recv()`. Items a receiver took from the channel but never
+/// returned from `recv` go back to the channel when it closes.
+///
+/// ~~~
+/// while (auto x = rx.blocking_recv())
+///   std::cout << *x << '\n';
+/// ~~~
+template <class T>
+class receiver {
+public:
+  using value_type = T;
+
+  receiver() noexcept = default;
+
+  /// @private Used by `channel`.
+  receiver(std::shared_ptr<detail::rx_endpoint<T>> ep,
+           std::shared_ptr<detail::channel_stats> stats) noexcept
+    : ep_(std::move(ep)), stats_(std::move(stats)) {
+    // nop
+  }
+
+  receiver(const receiver& other) : stats_(other.stats_) {
+    if (other.ep_) {
+      ep_ = std::make_shared<detail::rx_endpoint<T>>(other.ep_->channel(),
+                                                     other.ep_->params());
+      caf::anon_send(ep_->channel(), detail::open_rx_atom::value, ep_->id());
+    }
+  }
+
+  receiver(receiver&&) noexcept = default;
+
+  receiver& operator=(const receiver& other) {
+    if (this != &other)
+      *this = receiver{other};
+    return *this;
+  }
+
+  receiver& operator=(receiver&& other) noexcept {
+    if (this != &other) {
+      close();
+      ep_ = std::move(other.ep_);
+      stats_ = std::move(other.stats_);
+    }
+    return *this;
+  }
+
+  ~receiver() {
+    close();
+  }
+
+  /// True unless moved from or closed.
+  explicit operator bool() const noexcept {
+    return static_cast<bool>(ep_);
+  }
+
+  /// Awaitable: resumes with the next item, or with an empty optional at
+  /// end-of-stream. Only valid inside an actorflow worker.
+  auto recv() {
+    struct awaiter {
+      detail::rx_endpoint<T>* ep;
+
+      bool await_ready() {
+        return ep == nullptr || ep->ready();
+      }
+
+      void await_suspend(std::coroutine_handle<> h) {
+        ep->suspend(h);
+      }
+
+      std::optional<T> await_resume() {
+        return ep != nullptr ? ep->take() : std::nullopt;
+      }
+    };
+    return awaiter{ep_.get()};
+  }
+
+  /// Blocks the calling thread until an item or end-of-stream arrives. Never
+  /// call this inside a worker (it throws `std::logic_error` there).
+  std::optional<T> blocking_recv() {
+    return ep_ ? ep_->blocking_recv(ep_) : std::nullopt;
+  }
+
+  /// Releases this receiver; unconsumed items go back to the channel.
+  void close() {
+    if (ep_) {
+      ep_->close();
+      ep_.reset();
+    }
+  }
+
+  /// The channel's instruments.
+  channel_metrics metrics() const {
+    return detail::snapshot(stats_);
+  }
+
+private:
+  std::shared_ptr<detail::rx_endpoint<T>> ep_;
+  std::shared_ptr<detail::channel_stats> stats_;
+};
+
+} // namespace actorflow

@@ -1,0 +1,187 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+#include <coroutine>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <caf/send.hpp>
+
+#include "actorflow/detail/endpoints.hpp"
+#include "actorflow/error.hpp"
+#include "actorflow/metrics.hpp"
+
+namespace actorflow {
+
+/// The outcome of a send: success, or failure with the item handed back.
+///
+/// ~~~
+/// if (auto r = co_await tx.send(x); !r)
+///   keep(std::move(r.item())); // every receiver is gone
+/// ~~~
+template <class T>
+class send_result {
+public:
+  send_result() noexcept = default;
+
+  send_result(T rejected, error_code why)
+    : rejected_(std::move(rejected)), why_(why) {
+    // nop
+  }
+
+  /// True if the channel accepted the item.
+  explicit operator bool() const noexcept {
+    return !rejected_.has_value();
+  }
+
+  bool ok() const noexcept {
+    return !rejected_.has_value();
+  }
+
+  /// The item that was not sent. Precondition: `!ok()`.
+  T& item() {
+    return *rejected_;
+  }
+
+  /// Why the item was not sent (`error_code::none` on success).
+  error_code reason() const noexcept {
+    return why_;
+  }
+
+private:
+  std::optional<T> rejected_;
+  error_code why_ = error_code::none;
+};
+
+/// The sending end of a channel. Copyable: every copy is an independent
+/// sender with its own credit and FIFO order; the channel ends (receivers
+/// see end-of-stream) when every copy is closed or destroyed.
+///
+/// Inside a worker use `co_await tx.send(x)`; from a plain thread use
+/// `tx.blocking_send(x)`. A handle binds to the first context that uses it.
+///
+/// ~~~
+/// auto ch = actorflow::channel<int>(sys, 2);
+/// auto [tx, rx] = std::move(*ch);
+/// tx.blocking_send(7);
+/// ~~~
+template <class T>
+class sender {
+public:
+  using value_type = T;
+
+  sender() noexcept = default;
+
+  /// @private Used by `channel`.
+  sender(std::shared_ptr<detail::tx_endpoint<T>> ep,
+         std::shared_ptr<detail::channel_stats> stats) noexcept
+    : ep_(std::move(ep)), stats_(std::move(stats)) {
+    // nop
+  }
+
+  sender(const sender& other) : stats_(other.stats_) {
+    if (other.ep_) {
+      ep_ = std::make_shared<detail::tx_endpoint<T>>(other.ep_->channel(),
+                                                     other.ep_->params());
+      caf::anon_send(ep_->channel(), detail::open_tx_atom::value, ep_->id());
+    }
+  }
+
+  sender(sender&&) noexcept = default;
+
+  sender& operator=(const sender& other) {
+    if (this != &other)
+      *this = sender{other};
+    return *this;
+  }
+
+  sender& operator=(sender&& other) noexcept {
+    if (this != &other) {
+      close();
+      ep_ = std::move(other.ep_);
+      stats_ = std::move(other.stats_);
+    }
+    return *this;
+  }
+
+  ~sender() {
+    close();
+  }
+
+  /// True unless moved from or closed.
+  explicit operator bool() const noexcept {
+    return static_cast<bool>(ep_);
+  }
+
+  /// Awaitable: waits for credit, then hands `x` to the channel. Resumes with
+  /// a `send_result<T>` that fails, handing `x` back, once every receiver is
+  /// gone. Only valid inside an actorflow worker.
+  auto send(T x) {
+    struct awaiter {
+      detail::tx_endpoint<T>* ep;
+      T item;
+
+      bool await_ready() {
+        return ep == nullptr || ep->ready();
+      }
+
+      void await_suspend(std::coroutine_handle<> h) {
+        ep->suspend(h);
+      }
+
+      send_result<T> await_resume() {
+        if (ep == nullptr)
+          return {std::move(item), error_code::invalid_handle};
+        if (auto rejected = ep->accept(std::move(item)))
+          return {std::move(*rejected), error_code::receivers_gone};
+        return {};
+      }
+    };
+    return awaiter{ep_.get(), std::move(x)};
+  }
+
+  /// Blocks the calling thread until there is credit, then hands `x` to the
+  /// channel. Fails, handing `x` back, once every receiver is gone. Never
+  /// call this inside a worker (it throws `std::logic_error` there).
+  send_result<T> blocking_send(T x) {
+    if (!ep_)
+      return {std::move(x), error_code::invalid_handle};
+    if (auto rejected = ep_->blocking_send(ep_, std::move(x)))
+      return {std::move(*rejected), error_code::receivers_gone};
+    return {};
+  }
+
+  /// True once the channel told this sender that every receiver is gone.
+  bool receivers_gone() const {
+    return ep_ && ep_->receivers_gone();
+  }
+
+  /// Returns the items the channel handed back because every receiver left
+  /// before taking them. They were accepted by `send`, so they are returned
+  /// here rather than dropped.
+  std::vector<T> take_returned() {
+    return ep_ ? ep_->take_returned() : std::vector<T>{};
+  }
+
+  /// Flushes pending items and releases this sender. Idempotent.
+  void close() {
+    if (ep_) {
+      ep_->close();
+      ep_.reset();
+    }
+  }
+
+  /// The channel's instruments.
+  channel_metrics metrics() const {
+    return detail::snapshot(stats_);
+  }
+
+private:
+  std::shared_ptr<detail::tx_endpoint<T>> ep_;
+  std::shared_ptr<detail::channel_stats> stats_;
+};
+
+} // namespace actorflow

@@ -1,0 +1,149 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#include "actorflow/worker.hpp"
+
+#include <atomic>
+#include <stdexcept>
+
+#include <caf/all.hpp>
+
+namespace actorflow {
+
+namespace detail {
+
+worker_state::worker_state(std::string worker_name)
+  : name(std::move(worker_name)) {
+  // nop
+}
+
+void worker_state::publish(caf::error err) {
+  {
+    std::lock_guard guard{mtx_};
+    if (done_)
+      return;
+    done_ = true;
+    err_ = std::move(err);
+  }
+  cv_.notify_all();
+}
+
+caf::error worker_state::wait() {
+  std::unique_lock guard{mtx_};
+  cv_.wait(guard, [this] { return done_; });
+  return err_;
+}
+
+bool worker_state::done() {
+  std::lock_guard guard{mtx_};
+  return done_;
+}
+
+caf::error worker_state::result() {
+  std::lock_guard guard{mtx_};
+  return err_;
+}
+
+std::string next_worker_name() {
+  static std::atomic<uint64_t> counter{0};
+  return "worker-" + std::to_string(counter.fetch_add(1) + 1);
+}
+
+caf::error failure(const std::string& worker, std::exception_ptr ep) {
+  std::string what;
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+    what = "an exception not derived from std::exception";
+  }
+  return make_error(error_code::worker_failed,
+                    "worker '" + worker + "' threw: " + what);
+}
+
+worker_host::worker_host(caf::actor_config& cfg,
+                         std::shared_ptr<worker_state> state)
+  : host(cfg), state_(std::move(state)) {
+  // nop
+}
+
+worker_host::~worker_host() {
+  // nop
+}
+
+const char* worker_host::name() const {
+  return "actorflow.worker";
+}
+
+void worker_host::start() {
+  try {
+    task_ = make_task();
+  } catch (...) {
+    complete(failure(state_->name, std::current_exception()));
+    return;
+  }
+  make_ready(task_.handle());
+}
+
+void worker_host::after_activation() {
+  if (task_.done()) {
+    caf::error err;
+    if (auto ep = task_.handle().promise().exception())
+      err = failure(state_->name, ep);
+    complete(std::move(err));
+  }
+}
+
+void worker_host::complete(caf::error err) {
+  // Destroying the frame and the arguments closes every channel handle the
+  // body held: downstream sees end-of-stream, upstream loses a receiver.
+  task_.reset();
+  release_arguments();
+  state_->publish(err);
+  finish(std::move(err));
+}
+
+void worker_host::on_exit() {
+  if (!state_->done()) {
+    // Killed from outside (cancel or an exit message) before it finished.
+    activation guard{this};
+    task_.reset();
+    release_arguments();
+    auto reason = fail_state();
+    state_->publish(make_error(error_code::worker_failed,
+                               "worker '" + state_->name + "' was stopped: "
+                                 + to_string_any(reason)));
+  }
+}
+
+} // namespace detail
+
+worker::worker(caf::actor hdl, std::shared_ptr<detail::worker_state> state) noexcept
+  : hdl_(std::move(hdl)), state_(std::move(state)) {
+  // nop
+}
+
+const std::string& worker::name() const {
+  static const std::string empty;
+  return state_ ? state_->name : empty;
+}
+
+bool worker::done() const {
+  return state_ == nullptr || state_->done();
+}
+
+caf::error worker::join() const {
+  if (state_ == nullptr)
+    return make_error(error_code::invalid_handle, "empty worker handle");
+  if (detail::host::current() != nullptr)
+    throw std::logic_error("actorflow: worker::join() inside a worker would "
+                           "block a scheduler thread; use co_await");
+  return state_->wait();
+}
+
+void worker::cancel() const {
+  if (hdl_)
+    caf::anon_send_exit(hdl_, caf::exit_reason::user_shutdown);
+}
+
+} // namespace actorflow

@@ -1,0 +1,273 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+#include <condition_variable>
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/blocking_actor.hpp>
+#include <caf/error.hpp>
+
+#include "actorflow/detail/export.hpp"
+#include "actorflow/detail/host.hpp"
+#include "actorflow/error.hpp"
+#include "actorflow/task.hpp"
+
+namespace actorflow {
+
+/// Settings of one worker.
+struct worker_options {
+  /// Names the worker in errors; empty picks "worker-<n>".
+  std::string name;
+};
+
+namespace detail {
+
+/// What a worker's awaiters share with the actor that runs it.
+struct ACTORFLOW_EXPORT worker_state {
+  explicit worker_state(std::string worker_name);
+
+  /// Records the outcome once and wakes blocking joiners.
+  void publish(caf::error err);
+
+  /// Blocks until `publish` ran.
+  caf::error wait();
+
+  bool done();
+
+  caf::error result();
+
+  const std::string name;
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  caf::error err_;
+};
+
+ACTORFLOW_EXPORT std::string next_worker_name();
+
+ACTORFLOW_EXPORT caf::error failure(const std::string& worker,
+                                    std::exception_ptr ep);
+
+/// Hosts the coroutine of one cooperative worker.
+class ACTORFLOW_EXPORT worker_host : public host {
+public:
+  worker_host(caf::actor_config& cfg, std::shared_ptr<worker_state> state);
+
+  ~worker_host() override;
+
+  const char* name() const override;
+
+protected:
+  virtual task<> make_task() = 0;
+
+  /// Destroys what the body still holds (its channel handles close).
+  virtual void release_arguments() noexcept = 0;
+
+  void start() override;
+
+  void after_activation() override;
+
+  void on_exit() override;
+
+private:
+  void complete(caf::error err);
+
+  std::shared_ptr<worker_state> state_;
+  task<> task_;
+};
+
+template <class F, class... Ts>
+class worker_actor final : public worker_host {
+public:
+  worker_actor(caf::actor_config& cfg, std::shared_ptr<worker_state> state,
+               F f, Ts... xs)
+    : worker_host(cfg, std::move(state)),
+      f_(std::move(f)),
+      args_(std::in_place, std::move(xs)...) {
+    // nop
+  }
+
+protected:
+  task<> make_task() override {
+    return std::apply(f_, std::move(*args_));
+  }
+
+  void release_arguments() noexcept override {
+    args_.reset();
+  }
+
+private:
+  F f_;
+  std::optional<std::tuple<Ts...>> args_;
+};
+
+template <class F, class... Ts>
+class blocking_worker_actor final : public caf::blocking_actor {
+public:
+  blocking_worker_actor(caf::actor_config& cfg,
+                        std::shared_ptr<worker_state> state, F f, Ts... xs)
+    : caf::blocking_actor(cfg),
+      state_(std::move(state)),
+      f_(std::move(f)),
+      args_(std::in_place, std::move(xs)...) {
+    // nop
+  }
+
+  void act() override {
+    caf::error err;
+    try {
+      std::apply(f_, std::move(*args_));
+    } catch (...) {
+      err = failure(state_->name, std::current_exception());
+    }
+    args_.reset(); // closes the channel handles the body still owns
+    state_->publish(err);
+    if (err)
+      fail_state(std::move(err));
+  }
+
+  const char* name() const override {
+    return "actorflow.blocking_worker";
+  }
+
+private:
+  std::shared_ptr<worker_state> state_;
+  F f_;
+  std::optional<std::tuple<Ts...>> args_;
+};
+
+} // namespace detail
+
+/// A handle to a running worker. Await it from a worker (`co_await w`), or
+/// `join()` it from a plain thread; both yield the worker's `caf::error`
+/// (empty on success). Dropping the handle does not stop the worker.
+class ACTORFLOW_EXPORT worker {
+public:
+  worker() noexcept = default;
+
+  /// @private
+  worker(caf::actor hdl, std::shared_ptr<detail::worker_state> state) noexcept;
+
+  /// The actor that runs the worker.
+  const caf::actor& actor() const noexcept {
+    return hdl_;
+  }
+
+  const std::string& name() const;
+
+  /// True once the worker ended.
+  bool done() const;
+
+  /// Blocks until the worker ended and returns its error (empty on success).
+  /// Never call this inside a worker: use `co_await` there.
+  caf::error join() const;
+
+  /// Asks the worker to stop now (its channel ends close).
+  void cancel() const;
+
+  /// Awaitable from inside a worker; resumes with the worker's error.
+  auto operator co_await() const {
+    struct awaiter {
+      const worker* self;
+
+      bool await_ready() const {
+        return self->state_ == nullptr || self->state_->done();
+      }
+
+      void await_suspend(std::coroutine_handle<> h) const {
+        auto current = detail::host::current();
+        if (current == nullptr)
+          throw std::logic_error("actorflow: co_await on a worker outside an "
+                                 "actorflow worker; use join()");
+        current->resume_on_down(self->hdl_.address(), h);
+      }
+
+      caf::error await_resume() const {
+        if (self->state_ == nullptr)
+          return make_error(error_code::invalid_handle, "empty worker handle");
+        return self->state_->result();
+      }
+    };
+    return awaiter{this};
+  }
+
+private:
+  caf::actor hdl_;
+  std::shared_ptr<detail::worker_state> state_;
+};
+
+/// Spawns a cooperative worker: `f(xs...)` must return `task<>`. The worker
+/// is an event-based actor, so thousands of workers share CAF's scheduler
+/// threads. An exception thrown by the body ends the worker with
+/// `error_code::worker_failed` naming it, and closes its channel ends so
+/// that its neighbours stop.
+///
+/// ~~~
+/// auto w = actorflow::spawn_worker(sys, add_one, std::move(rx), std::move(tx));
+/// if (auto err = w.join())
+///   std::cerr << actorflow::to_string_any(err) << '\n';
+/// ~~~
+template <class F, class... Ts>
+worker spawn_worker(caf::actor_system& sys, worker_options opts, F f,
+                    Ts&&... xs) {
+  using result = std::invoke_result_t<F&, std::decay_t<Ts>&&...>;
+  static_assert(std::is_same_v<result, task<>>,
+                "spawn_worker: the body must be a coroutine returning "
+                "actorflow::task<> (use spawn_blocking_worker for a plain "
+                "function that blocks)");
+  auto state = std::make_shared<detail::worker_state>(
+    opts.name.empty() ? detail::next_worker_name() : std::move(opts.name));
+  auto hdl = sys.spawn<detail::worker_actor<F, std::decay_t<Ts>...>>(
+    state, std::move(f), std::forward<Ts>(xs)...);
+  return worker{std::move(hdl), std::move(state)};
+}
+
+/// Spawns a cooperative worker with default options.
+template <class F, class... Ts>
+std::enable_if_t<!std::is_same_v<std::decay_t<F>, worker_options>, worker>
+spawn_worker(caf::actor_system& sys, F f, Ts&&... xs) {
+  return spawn_worker(sys, worker_options{}, std::move(f),
+                      std::forward<Ts>(xs)...);
+}
+
+/// Spawns a blocking worker: `f(xs...)` runs on a thread of its own (a
+/// detached CAF actor) and uses `blocking_send` / `blocking_recv`. For
+/// bodies that must block, such as file or socket I/O.
+template <class F, class... Ts>
+worker spawn_blocking_worker(caf::actor_system& sys, worker_options opts, F f,
+                             Ts&&... xs) {
+  using result = std::invoke_result_t<F&, std::decay_t<Ts>&&...>;
+  static_assert(std::is_void_v<result>,
+                "spawn_blocking_worker: the body must be a plain function "
+                "returning void (use spawn_worker for a coroutine returning "
+                "actorflow::task<>)");
+  auto state = std::make_shared<detail::worker_state>(
+    opts.name.empty() ? detail::next_worker_name() : std::move(opts.name));
+  auto hdl = sys.spawn<detail::blocking_worker_actor<F, std::decay_t<Ts>...>>(
+    state, std::move(f), std::forward<Ts>(xs)...);
+  return worker{std::move(hdl), std::move(state)};
+}
+
+/// Spawns a blocking worker with default options.
+template <class F, class... Ts>
+std::enable_if_t<!std::is_same_v<std::decay_t<F>, worker_options>, worker>
+spawn_blocking_worker(caf::actor_system& sys, F f, Ts&&... xs) {
+  return spawn_blocking_worker(sys, worker_options{}, std::move(f),
+                               std::forward<Ts>(xs)...);
+}
+
+} // namespace actorflow
