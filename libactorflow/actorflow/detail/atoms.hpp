@@ -10,7 +10,7 @@
 /// To the channel actor:
 ///   (open_tx, id) / (open_rx, id)              a handle copy exists
 ///   (bind_tx, id, host) / (bind_rx, id, host)  replies go to `host`
-///   (push, id, vector<T> items, u32 want, u32 give_back)
+///   (push, id, vector<T> items, u32 target_credit, u32 give_back)
 ///   (pull, id, u32 consumed, u32 demand)
 ///   (close_tx, id, vector<T> items, u32 give_back)
 ///   (close_rx, id, vector<T> unconsumed, u32 consumed)

@@ -67,11 +67,11 @@ public:
         i->second.host = std::move(hdl);
         settle();
       },
-      [this](push_atom, uint64_t id, std::vector<T>& xs, uint32_t want,
+      [this](push_atom, uint64_t id, std::vector<T>& xs, uint32_t target,
              uint32_t give_back) {
         on_push(id, xs, give_back);
         if (auto i = txs_.find(id); i != txs_.end())
-          set_want(id, i->second, want);
+          set_target(id, i->second, target);
         settle();
       },
       [this](close_tx_atom, uint64_t id, std::vector<T>& xs,
@@ -205,7 +205,10 @@ private:
     delivered_ -= n;
   }
 
-  void set_want(uint64_t id, tx_info& tx, uint32_t want) {
+  /// The sender wants to hold `target` credits (including credit on its way
+  /// to it); the channel tops it up as capacity frees.
+  void set_target(uint64_t id, tx_info& tx, uint32_t target) {
+    auto want = target > tx.granted ? target - tx.granted : 0;
     if (want > 0 && tx.want == 0)
       waiting_.push_back(id);
     tx.want = want;

@@ -38,6 +38,16 @@ struct channel_stats {
 struct channel_params {
   uint32_t capacity;
   uint32_t batch;
+
+  /// How many credits a sender asks for, and how many items a receiver
+  /// keeps in read-ahead: two batches (so one travels while the other is
+  /// worked on), but never more than half the capacity (so both sides can
+  /// hold some at the same time).
+  uint32_t window() const noexcept {
+    auto half = capacity / 2;
+    auto two = batch * 2;
+    return std::max<uint32_t>(1, std::min(half, two));
+  }
 };
 
 /// The actor that a blocking (thread-side) endpoint uses as its mailbox.
@@ -130,8 +140,10 @@ protected:
   /// Wakes the port so that its `flush` runs.
   void ring_port();
 
+  /// Asks the host (worker or port) to call `flush` at the end of its
+  /// activation. Only called from the host's context.
   void mark_dirty() {
-    if (mode_ == mode::hosted)
+    if (host_ != nullptr)
       host_->mark_dirty(this);
   }
 
@@ -181,7 +193,7 @@ public:
     out_.push_back(std::move(x));
     --credit_;
     if (out_.size() >= params_.batch)
-      flush_items(0, 0);
+      push(params_.window(), 0); // the next credit comes while we go on
     else
       mark_dirty();
     return std::nullopt;
@@ -194,10 +206,8 @@ public:
       bind_blocking(self, bind_tx_atom::value);
     std::unique_lock guard{mtx_};
     while (!rx_gone_ && credit_ == 0) {
-      if (!want_sent_) {
-        want_sent_ = true;
-        caf::anon_send(channel_, push_atom::value, id(), take_out(),
-                       params_.batch, uint32_t{0});
+      if (target_ != params_.window()) {
+        push(params_.window(), 0);
         ring_pending_ = false;
       }
       cv_.wait(guard);
@@ -207,8 +217,7 @@ public:
     out_.push_back(std::move(x));
     --credit_;
     if (out_.size() >= params_.batch) {
-      caf::anon_send(channel_, push_atom::value, id(), take_out(), uint32_t{0},
-                     uint32_t{0});
+      push(params_.window(), 0);
     } else if (!ring_pending_) {
       ring_pending_ = true;
       guard.unlock();
@@ -253,7 +262,6 @@ public:
       guard.lock();
     if (msg.match_element<credit_atom>(0) && msg.match_element<uint32_t>(2)) {
       credit_ += msg.get_as<uint32_t>(2);
-      want_sent_ = false;
     } else if (msg.match_element<rx_gone_atom>(0)
                && msg.match_element<std::vector<T>>(2)) {
       rx_gone_ = true;
@@ -262,7 +270,8 @@ public:
       returned_.insert(returned_.end(), std::make_move_iterator(xs.begin()),
                        std::make_move_iterator(xs.end()));
     } else {
-      return; // ring: flush does the work
+      mark_dirty(); // ring: flush does the work
+      return;
     }
     if (mode_ == mode::blocking) {
       cv_.notify_all();
@@ -273,21 +282,20 @@ public:
 
   void flush() override {
     if (mode_ == mode::hosted) {
-      // A sender whose coroutine waits elsewhere gives its credit back, so
-      // that an idle sender never holds capacity hostage.
       if (waiter_) {
-        auto want = want_sent_ ? uint32_t{0} : params_.batch;
-        want_sent_ = true;
-        flush_items(want, 0);
-      } else {
-        flush_items(0, std::exchange(credit_, 0));
+        // The coroutine waits for credit: make sure the channel knows.
+        if (!out_.empty() || target_ != params_.window())
+          push(params_.window(), 0);
+      } else if (!out_.empty() || credit_ > 0 || target_ != 0) {
+        // The coroutine waits elsewhere: give the credit back, so that an
+        // idle sender never holds capacity hostage.
+        push(0, std::exchange(credit_, 0));
       }
     } else if (mode_ == mode::blocking) {
       std::lock_guard guard{mtx_};
       ring_pending_ = false;
       if (!out_.empty())
-        to_channel(push_atom::value, id(), take_out(), uint32_t{0},
-                   uint32_t{0});
+        push(params_.window(), 0);
     }
   }
 
@@ -298,16 +306,17 @@ private:
     return result;
   }
 
-  void flush_items(uint32_t want, uint32_t give_back) {
-    if (out_.empty() && want == 0 && give_back == 0)
-      return;
-    to_channel(push_atom::value, id(), take_out(), want, give_back);
+  /// Hands the pending items to the channel and tells it the credit level
+  /// this sender wants to hold (`target`, counting credit in flight).
+  void push(uint32_t target, uint32_t give_back) {
+    target_ = target;
+    to_channel(push_atom::value, id(), take_out(), target, give_back);
   }
 
   std::vector<T> out_;
   std::vector<T> returned_;
   uint32_t credit_ = 0;
-  bool want_sent_ = false;
+  uint32_t target_ = 0;
   bool rx_gone_ = false;
   std::coroutine_handle<> waiter_;
 };
@@ -420,7 +429,7 @@ public:
 
 private:
   uint32_t window() const noexcept {
-    return std::max<uint32_t>(1, std::min(params_.batch, params_.capacity));
+    return params_.window();
   }
 
   /// Reports consumption and tops up the read-ahead window.

@@ -1,0 +1,66 @@
+// labels: unit;error
+// Tests of actorflow/error.hpp.
+
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/sec.hpp>
+
+#include "actorflow/error.hpp"
+
+using actorflow::error_code;
+
+BOOST_AUTO_TEST_CASE(make_error_carries_category_code_and_context) {
+  auto err = actorflow::make_error(error_code::invalid_capacity, "capacity 0");
+  BOOST_TEST(static_cast<bool>(err));
+  BOOST_TEST(err.category() == actorflow::error_category);
+  BOOST_TEST(err.code() == static_cast<uint8_t>(error_code::invalid_capacity));
+  BOOST_TEST(actorflow::what(err) == "capacity 0");
+  BOOST_TEST(actorflow::to_string_any(err)
+             == "actorflow::invalid_capacity: capacity 0");
+}
+
+BOOST_AUTO_TEST_CASE(make_error_without_context) {
+  auto err = actorflow::make_error(error_code::worker_failed);
+  BOOST_TEST(actorflow::what(err).empty());
+  BOOST_TEST(actorflow::to_string_any(err) == "actorflow::worker_failed");
+}
+
+BOOST_AUTO_TEST_CASE(to_string_names_every_code) {
+  BOOST_TEST(actorflow::to_string(error_code::none) == "none");
+  BOOST_TEST(actorflow::to_string(error_code::invalid_capacity)
+             == "invalid_capacity");
+  BOOST_TEST(actorflow::to_string(error_code::invalid_argument)
+             == "invalid_argument");
+  BOOST_TEST(actorflow::to_string(error_code::worker_failed)
+             == "worker_failed");
+  BOOST_TEST(actorflow::to_string(error_code::invalid_handle)
+             == "invalid_handle");
+  BOOST_TEST(actorflow::to_string(error_code::wrong_context)
+             == "wrong_context");
+  BOOST_TEST(actorflow::to_string(error_code::receivers_gone)
+             == "receivers_gone");
+  BOOST_TEST(actorflow::to_string(error_code::peer_lost) == "peer_lost");
+}
+
+BOOST_AUTO_TEST_CASE(to_string_any_handles_other_errors) {
+  BOOST_TEST(actorflow::to_string_any(caf::error{}) == "none");
+  caf::error other = caf::sec::request_timeout;
+  BOOST_TEST(actorflow::to_string_any(other).find("request_timeout")
+             != std::string::npos);
+  BOOST_TEST(actorflow::what(other).empty());
+}
+
+BOOST_AUTO_TEST_CASE(init_registers_the_renderer) {
+  caf::actor_system_config cfg;
+  actorflow::init(cfg);
+  caf::actor_system sys{cfg};
+  auto err = actorflow::make_error(error_code::invalid_capacity, "capacity 0");
+  auto rendered = sys.render(err);
+  BOOST_TEST_MESSAGE("sys.render: " << rendered);
+  BOOST_TEST(rendered.find("invalid_capacity") != std::string::npos);
+  BOOST_TEST(rendered.find("capacity 0") != std::string::npos);
+}

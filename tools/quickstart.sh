@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Quick start: install dependencies, build actorflow (Release) in build/ and
+# run the flagship example. Safe to re-run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash tools/deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$jobs"
+
+example=build/examples/wordfreq
+input=/usr/include
+if [[ -x "$example" ]]; then
+  if [[ -d "$input" ]]; then
+    echo "== $example $input"
+    "$example" "$input"
+  else
+    echo "== $example"
+    "$example"
+  fi
+else
+  echo "note: $example does not exist yet; the build itself succeeded."
+fi
