@@ -28,32 +28,37 @@ public:
   send_result() noexcept = default;
 
   send_result(T rejected, error_code why)
-    : rejected_(std::move(rejected)), why_(why) {
+    : failed_(std::make_unique<failure>(failure{std::move(rejected), why})) {
     // nop
   }
 
   /// True if the channel accepted the item.
   explicit operator bool() const noexcept {
-    return !rejected_.has_value();
+    return failed_ == nullptr;
   }
 
   bool ok() const noexcept {
-    return !rejected_.has_value();
+    return failed_ == nullptr;
   }
 
   /// The item that was not sent. Precondition: `!ok()`.
   T& item() {
-    return *rejected_;
+    return failed_->item;
   }
 
   /// Why the item was not sent (`error_code::none` on success).
   error_code reason() const noexcept {
-    return why_;
+    return failed_ ? failed_->why : error_code::none;
   }
 
 private:
-  std::optional<T> rejected_;
-  error_code why_ = error_code::none;
+  // Success, the hot path, is one null pointer: cheap to return and test.
+  struct failure {
+    T item;
+    error_code why;
+  };
+
+  std::unique_ptr<failure> failed_;
 };
 
 /// The sending end of a channel. Copyable: every copy is an independent

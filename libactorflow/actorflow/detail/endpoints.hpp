@@ -303,6 +303,8 @@ private:
   std::vector<T> take_out() {
     std::vector<T> result;
     result.swap(out_);
+    if (mode_ == mode::hosted)
+      out_.reserve(params_.batch); // one allocation per batch, not log(batch)
     return result;
   }
 
