@@ -59,8 +59,8 @@ struct channel_pair {
 /// auto [tx, rx] = std::move(*ch);
 /// ~~~
 template <class T>
-caf::expected<channel_pair<T>>
-channel(caf::actor_system& sys, size_t capacity, channel_options opts = {}) {
+caf::expected<channel_pair<T>> channel(caf::actor_system& sys, size_t capacity,
+                                       channel_options opts = {}) {
   constexpr size_t max_capacity = std::numeric_limits<int32_t>::max();
   if (capacity == 0)
     return make_error(error_code::invalid_capacity,

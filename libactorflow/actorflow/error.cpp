@@ -39,7 +39,8 @@ caf::error make_error(error_code x) {
 }
 
 std::string what(const caf::error& x) {
-  if (x.category() == error_category && x.context().match_elements<std::string>())
+  if (x.category() == error_category
+      && x.context().match_elements<std::string>())
     return x.context().get_as<std::string>(0);
   return {};
 }
@@ -67,10 +68,10 @@ std::string to_string_any(const caf::error& x) {
 }
 
 void init(caf::actor_system_config& cfg) {
-  cfg.add_error_category(error_category,
-                         [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-                           return render(code, ctx);
-                         });
+  cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
+                                            const caf::message& ctx) {
+    return render(code, ctx);
+  });
 }
 
 } // namespace actorflow

@@ -39,8 +39,8 @@ public:
     }
 
     template <class Promise>
-    std::coroutine_handle<>
-    await_suspend(std::coroutine_handle<Promise> h) const noexcept {
+    std::coroutine_handle<> await_suspend(
+      std::coroutine_handle<Promise> h) const noexcept {
       if (auto next = h.promise().continuation_)
         return next;
       return std::noop_coroutine();
@@ -167,8 +167,8 @@ public:
         return !h || h.done();
       }
 
-      std::coroutine_handle<>
-      await_suspend(std::coroutine_handle<> caller) noexcept {
+      std::coroutine_handle<> await_suspend(
+        std::coroutine_handle<> caller) noexcept {
         h.promise().continuation_ = caller;
         return h;
       }
@@ -192,7 +192,8 @@ task<T> task_promise<T>::get_return_object() noexcept {
 }
 
 inline task<void> task_promise<void>::get_return_object() noexcept {
-  return task<void>{std::coroutine_handle<task_promise<void>>::from_promise(*this)};
+  return task<void>{
+    std::coroutine_handle<task_promise<void>>::from_promise(*this)};
 }
 
 } // namespace detail

@@ -111,14 +111,15 @@ void worker_host::on_exit() {
     release_arguments();
     auto reason = fail_state();
     state_->publish(make_error(error_code::worker_failed,
-                               "worker '" + state_->name + "' was stopped: "
-                                 + to_string_any(reason)));
+                               "worker '" + state_->name
+                                 + "' was stopped: " + to_string_any(reason)));
   }
 }
 
 } // namespace detail
 
-worker::worker(caf::actor hdl, std::shared_ptr<detail::worker_state> state) noexcept
+worker::worker(caf::actor hdl,
+               std::shared_ptr<detail::worker_state> state) noexcept
   : hdl_(std::move(hdl)), state_(std::move(state)) {
   // nop
 }

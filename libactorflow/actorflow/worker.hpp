@@ -93,8 +93,8 @@ private:
 template <class F, class... Ts>
 class worker_actor final : public worker_host {
 public:
-  worker_actor(caf::actor_config& cfg, std::shared_ptr<worker_state> state,
-               F f, Ts... xs)
+  worker_actor(caf::actor_config& cfg, std::shared_ptr<worker_state> state, F f,
+               Ts... xs)
     : worker_host(cfg, std::move(state)),
       f_(std::move(f)),
       args_(std::in_place, std::move(xs)...) {

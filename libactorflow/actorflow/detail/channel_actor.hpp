@@ -118,7 +118,8 @@ public:
       [this](items_atom, uint64_t, std::vector<T>& xs) {
         // Bounced: the receiver closed while these were on their way.
         auto n = xs.size();
-        if (auto i = hosts_.find(current_sender()->address()); i != hosts_.end()) {
+        if (auto i = hosts_.find(current_sender()->address());
+            i != hosts_.end()) {
           auto k = std::min(n, i->second.bouncing);
           i->second.bouncing -= k;
           bouncing_ -= k;
@@ -362,8 +363,9 @@ private:
           auto& b = buffer_.front();
           auto k = std::min(n - out.size(), b.items.size() - b.pos);
           auto first = b.items.begin() + static_cast<ptrdiff_t>(b.pos);
-          out.insert(out.end(), std::make_move_iterator(first),
-                     std::make_move_iterator(first + static_cast<ptrdiff_t>(k)));
+          out.insert(
+            out.end(), std::make_move_iterator(first),
+            std::make_move_iterator(first + static_cast<ptrdiff_t>(k)));
           b.pos += k;
           if (b.pos == b.items.size())
             buffer_.pop_front();

@@ -126,7 +126,8 @@ protected:
   /// Binds to the calling context on first use and checks later uses. Returns
   /// the host for hosted use, nullptr for blocking use.
   host* bind_hosted(caf::atom_value bind);
-  void bind_blocking(const std::shared_ptr<endpoint>& self, caf::atom_value bind);
+  void bind_blocking(const std::shared_ptr<endpoint>& self,
+                     caf::atom_value bind);
 
   /// Sends from whichever context the endpoint lives in.
   template <class... Ts>
@@ -235,7 +236,8 @@ public:
       guard.lock();
     if (mode_ == mode::closed)
       return;
-    to_channel(close_tx_atom::value, id(), take_out(), std::exchange(credit_, 0));
+    to_channel(close_tx_atom::value, id(), take_out(),
+               std::exchange(credit_, 0));
     finish_close();
   }
 

@@ -28,20 +28,21 @@ endpoint::~endpoint() {
 }
 
 host::host(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
-  set_default_handler([this](caf::scheduled_actor*, caf::message_view& view)
-                        -> caf::result<caf::message> {
-    activation guard{this};
-    auto& xs = view.content();
-    if (xs.size() >= 2 && xs.match_element<uint64_t>(1)) {
-      auto i = endpoints_.find(xs.get_as<uint64_t>(1));
-      if (i != endpoints_.end())
-        i->second->handle(xs);
-      else
-        on_orphan(view);
-    }
-    settle();
-    return caf::message{};
-  });
+  set_default_handler(
+    [this](caf::scheduled_actor*,
+           caf::message_view& view) -> caf::result<caf::message> {
+      activation guard{this};
+      auto& xs = view.content();
+      if (xs.size() >= 2 && xs.match_element<uint64_t>(1)) {
+        auto i = endpoints_.find(xs.get_as<uint64_t>(1));
+        if (i != endpoints_.end())
+          i->second->handle(xs);
+        else
+          on_orphan(view);
+      }
+      settle();
+      return caf::message{};
+    });
   set_down_handler([this](caf::scheduled_actor*, caf::down_msg& dm) {
     activation guard{this};
     auto [first, last] = on_down_.equal_range(dm.source);
