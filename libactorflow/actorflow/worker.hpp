@@ -59,6 +59,18 @@ private:
 
 ACTORFLOW_EXPORT std::string next_worker_name();
 
+/// The result of calling a body, or `void*` when it cannot be called (so that
+/// only the static_assert that explains the mistake fires).
+template <bool Invocable, class F, class... Ts>
+struct body_result {
+  using type = void*;
+};
+
+template <class F, class... Ts>
+struct body_result<true, F, Ts...> {
+  using type = std::invoke_result_t<F&, Ts&&...>;
+};
+
 ACTORFLOW_EXPORT caf::error failure(const std::string& worker,
                                     std::exception_ptr ep);
 
@@ -224,16 +236,26 @@ private:
 template <class F, class... Ts>
 worker spawn_worker(caf::actor_system& sys, worker_options opts, F f,
                     Ts&&... xs) {
-  using result = std::invoke_result_t<F&, std::decay_t<Ts>&&...>;
-  static_assert(std::is_same_v<result, task<>>,
+  constexpr bool invocable = std::is_invocable_v<F&, std::decay_t<Ts>&&...>;
+  static_assert(invocable,
+                "spawn_worker: the body must be callable with the given "
+                "arguments (it receives them by value, moved from the call)");
+  using result =
+    typename detail::body_result<invocable, F, std::decay_t<Ts>...>::type;
+  constexpr bool is_task = std::is_same_v<result, task<>>;
+  static_assert(!invocable || is_task,
                 "spawn_worker: the body must be a coroutine returning "
                 "actorflow::task<> (use spawn_blocking_worker for a plain "
                 "function that blocks)");
-  auto state = std::make_shared<detail::worker_state>(
-    opts.name.empty() ? detail::next_worker_name() : std::move(opts.name));
-  auto hdl = sys.spawn<detail::worker_actor<F, std::decay_t<Ts>...>>(
-    state, std::move(f), std::forward<Ts>(xs)...);
-  return worker{std::move(hdl), std::move(state)};
+  if constexpr (is_task) {
+    auto state = std::make_shared<detail::worker_state>(
+      opts.name.empty() ? detail::next_worker_name() : std::move(opts.name));
+    auto hdl = sys.spawn<detail::worker_actor<F, std::decay_t<Ts>...>>(
+      state, std::move(f), std::forward<Ts>(xs)...);
+    return worker{std::move(hdl), std::move(state)};
+  } else {
+    return worker{};
+  }
 }
 
 /// Spawns a cooperative worker with default options.
@@ -250,16 +272,27 @@ spawn_worker(caf::actor_system& sys, F f, Ts&&... xs) {
 template <class F, class... Ts>
 worker spawn_blocking_worker(caf::actor_system& sys, worker_options opts, F f,
                              Ts&&... xs) {
-  using result = std::invoke_result_t<F&, std::decay_t<Ts>&&...>;
-  static_assert(std::is_void_v<result>,
+  constexpr bool invocable = std::is_invocable_v<F&, std::decay_t<Ts>&&...>;
+  static_assert(invocable,
+                "spawn_blocking_worker: the body must be callable with the "
+                "given arguments (it receives them by value, moved from the "
+                "call)");
+  using result =
+    typename detail::body_result<invocable, F, std::decay_t<Ts>...>::type;
+  constexpr bool is_void = std::is_void_v<result>;
+  static_assert(!invocable || is_void,
                 "spawn_blocking_worker: the body must be a plain function "
                 "returning void (use spawn_worker for a coroutine returning "
                 "actorflow::task<>)");
-  auto state = std::make_shared<detail::worker_state>(
-    opts.name.empty() ? detail::next_worker_name() : std::move(opts.name));
-  auto hdl = sys.spawn<detail::blocking_worker_actor<F, std::decay_t<Ts>...>>(
-    state, std::move(f), std::forward<Ts>(xs)...);
-  return worker{std::move(hdl), std::move(state)};
+  if constexpr (is_void) {
+    auto state = std::make_shared<detail::worker_state>(
+      opts.name.empty() ? detail::next_worker_name() : std::move(opts.name));
+    auto hdl = sys.spawn<detail::blocking_worker_actor<F, std::decay_t<Ts>...>>(
+      state, std::move(f), std::forward<Ts>(xs)...);
+    return worker{std::move(hdl), std::move(state)};
+  } else {
+    return worker{};
+  }
 }
 
 /// Spawns a blocking worker with default options.
