@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include "actorflow/ask.hpp"
 #include "actorflow/channel.hpp"
 #include "actorflow/error.hpp"
 #include "actorflow/fwd.hpp"

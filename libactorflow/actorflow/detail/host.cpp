@@ -92,6 +92,12 @@ void host::make_ready(std::coroutine_handle<> h) {
   ready_.push_back(h);
 }
 
+void host::resume_from_callback(std::coroutine_handle<> h) {
+  activation guard{this};
+  make_ready(h);
+  settle();
+}
+
 void host::resume_on_down(const caf::actor_addr& whom,
                           std::coroutine_handle<> h) {
   on_down_.emplace(whom, h);

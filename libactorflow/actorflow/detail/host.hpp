@@ -76,6 +76,10 @@ public:
     ++pending_acks_;
   }
 
+  /// Resumes `h` now, from a callback that CAF runs inside this actor (for
+  /// example a response handler), then settles the activation.
+  void resume_from_callback(std::coroutine_handle<> h);
+
   /// Resumes `h` when the actor `whom` is down.
   void resume_on_down(const caf::actor_addr& whom, std::coroutine_handle<> h);
 
