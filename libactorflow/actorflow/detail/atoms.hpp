@@ -16,7 +16,7 @@
 ///   (close_rx, id, vector<T> unconsumed, u32 consumed)
 /// To a host actor:
 ///   (credit, id, u32 n), (items, id, vector<T>), (eos, id),
-///   (rx_gone, id, vector<T> returned), (ring, id), (close_ack, id)
+///   (rx_gone, id, vector<T> returned, u64 seen), (ring, id), (close_ack, id)
 ///
 /// A host that receives items or returned items for an endpoint it no longer
 /// has bounces the message back to the channel unchanged. A host does not

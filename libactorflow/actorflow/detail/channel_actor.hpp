@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -18,13 +19,20 @@ namespace actorflow::detail {
 
 /// The mailbox of one channel. It owns the buffer and the credit accounts:
 ///
-///   buffered + granted + delivered <= capacity
+///   buffered + granted + delivered + bouncing <= capacity
 ///
 /// where `granted` counts credits held by senders (items they may send),
-/// `buffered` counts items in this actor and `delivered` counts items sent to
-/// receivers and not yet reported consumed. Senders hand items over only
-/// against credit, so at no time are more than `capacity` items in flight
-/// between the senders' `send` and the receivers' `recv`.
+/// `buffered` counts items in this actor, `delivered` counts items sent to
+/// receivers and not yet reported consumed, and `bouncing` counts items that
+/// were on their way to a receiver when it closed (its host sends them back).
+/// Senders hand items over only against credit, so at no time are more than
+/// `capacity` items in flight between the senders' `send` and the receivers'
+/// `recv`.
+///
+/// Every item keeps its origin (the sender it came from) while it is in the
+/// channel or at a receiver: each receiver has a ledger of the origins of its
+/// unconsumed items, in delivery order. When the last receiver is gone, every
+/// item the channel still holds or gets back goes home to its sender.
 template <class T>
 class channel_actor : public caf::event_based_actor {
 public:
@@ -42,13 +50,32 @@ public:
   caf::behavior make_behavior() override {
     set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
     return {
+      [this](push_atom, uint64_t id, std::vector<T>& xs, uint32_t target,
+             uint32_t give_back) {
+        on_push(id, xs, give_back);
+        if (auto i = txs_.find(id); i != txs_.end())
+          set_target(id, i->second, target);
+        settle();
+      },
+      [this](pull_atom, uint64_t id, uint32_t consumed, uint32_t demand) {
+        auto i = rxs_.find(id);
+        if (i == rxs_.end())
+          return;
+        mark_consumed(i->second, consumed);
+        if (demand > 0) {
+          if (i->second.demand == 0)
+            hungry_.push_back(id);
+          i->second.demand += demand;
+        }
+        settle(id);
+      },
       [this](open_tx_atom, uint64_t id) {
         if (!tx_closed_)
           txs_.emplace(id, tx_info{});
       },
       [this](open_rx_atom, uint64_t id) {
-        if (!rx_closed_)
-          rxs_.emplace(id, rx_info{});
+        if (!rx_closed_ && rxs_.emplace(id, rx_info{}).second)
+          ++eos_unsent_;
       },
       [this](bind_tx_atom, uint64_t id, caf::actor& hdl) {
         auto i = txs_.find(id);
@@ -56,8 +83,9 @@ public:
           return;
         watch(hdl);
         i->second.host = std::move(hdl);
-        if (rx_closed_)
-          send(i->second.host, rx_gone_atom::value, id, std::vector<T>{});
+        if (rx_gone_sent_)
+          send(i->second.host, rx_gone_atom::value, id, std::vector<T>{},
+               i->second.seen);
       },
       [this](bind_rx_atom, uint64_t id, caf::actor& hdl) {
         auto i = rxs_.find(id);
@@ -65,14 +93,7 @@ public:
           return;
         watch(hdl);
         i->second.host = std::move(hdl);
-        settle();
-      },
-      [this](push_atom, uint64_t id, std::vector<T>& xs, uint32_t target,
-             uint32_t give_back) {
-        on_push(id, xs, give_back);
-        if (auto i = txs_.find(id); i != txs_.end())
-          set_target(id, i->second, target);
-        settle();
+        settle(id);
       },
       [this](close_tx_atom, uint64_t id, std::vector<T>& xs,
              uint32_t give_back) {
@@ -82,60 +103,54 @@ public:
         drop_tx(id);
         settle();
       },
-      [this](pull_atom, uint64_t id, uint32_t consumed, uint32_t demand) {
-        auto i = rxs_.find(id);
-        if (i == rxs_.end())
-          return;
-        consume(i->second, consumed);
-        if (demand > 0) {
-          if (i->second.demand == 0)
-            hungry_.push_back(id);
-          i->second.demand += demand;
-        }
-        settle();
-      },
       [this](close_rx_atom, uint64_t id, std::vector<T>& rest,
              uint32_t consumed) {
         auto i = rxs_.find(id);
-        if (i != rxs_.end()) {
-          auto& rx = i->second;
-          consume(rx, consumed + static_cast<uint32_t>(rest.size()));
-          if (rx.host) {
-            // Items still on their way to the receiver come back (bounced by
-            // its host) before the host sees this ack.
-            bounce_expected(rx.host, rx.delivered);
-            send(rx.host, close_ack_atom::value, id);
-          }
-          drop_rx(i);
-        }
-        // Unconsumed items go back to the front; they keep their order.
-        if (!rest.empty()) {
-          buffered_ += rest.size();
-          buffer_.push_front(batch{0, std::move(rest), 0});
-        }
-        settle();
-      },
-      [this](items_atom, uint64_t, std::vector<T>& xs) {
-        // Bounced: the receiver closed while these were on their way.
-        auto n = xs.size();
-        if (auto i = hosts_.find(current_sender()->address());
-            i != hosts_.end()) {
-          auto k = std::min(n, i->second.bouncing);
-          i->second.bouncing -= k;
-          bouncing_ -= k;
-          forget_host_if_unused(i);
-        }
-        if (n == 0)
+        if (i == rxs_.end())
           return;
-        if (rx_closed_) {
-          stats_->lost.fetch_add(n, std::memory_order_relaxed);
-        } else {
-          buffered_ += n;
-          buffer_.push_front(batch{0, std::move(xs), 0});
+        auto& rx = i->second;
+        mark_consumed(rx, consumed);
+        // The receiver hands back its unconsumed read-ahead: the oldest of
+        // its ledger. Whatever the ledger holds beyond that is still on its
+        // way to the receiver's host, which bounces it back before it sees
+        // the ack (messages between two actors keep their order).
+        auto n = static_cast<uint32_t>(rest.size());
+        requeue(take_front(rx.origins, n), rest);
+        rx.delivered -= std::min(rx.delivered, n);
+        delivered_ -= n;
+        if (rx.host && rx.delivered > 0) {
+          bouncing_ += rx.delivered;
+          delivered_ -= rx.delivered;
+          bouncing_rxs_.emplace(id, bounce_info{rx.host.address(),
+                                                std::move(rx.origins),
+                                                rx.delivered});
+          rx.delivered = 0;
+        }
+        if (rx.host)
+          send(rx.host, close_ack_atom::value, id);
+        drop_rx(i);
+        settle();
+      },
+      [this](items_atom, uint64_t id, std::vector<T>& xs) {
+        // Bounced: the receiver `id` closed while these were on their way.
+        auto i = bouncing_rxs_.find(id);
+        if (i == bouncing_rxs_.end()) {
+          stats_->lost.fetch_add(xs.size(), std::memory_order_relaxed);
+          return;
+        }
+        auto n = static_cast<uint32_t>(
+          std::min<size_t>(xs.size(), i->second.pending));
+        requeue(take_front(i->second.origins, n), xs);
+        i->second.pending -= n;
+        bouncing_ -= n;
+        if (i->second.pending == 0) {
+          auto addr = i->second.host;
+          bouncing_rxs_.erase(i);
+          release_host(addr);
         }
         settle();
       },
-      [this](rx_gone_atom, uint64_t, std::vector<T>& xs) {
+      [this](rx_gone_atom, uint64_t, std::vector<T>& xs, uint64_t) {
         // Bounced: the sender closed before its returned items reached it.
         stats_->lost.fetch_add(xs.size(), std::memory_order_relaxed);
       },
@@ -143,10 +158,19 @@ public:
   }
 
 private:
+  struct segment {
+    uint64_t from;
+    uint32_t count;
+  };
+
+  using ledger = std::deque<segment>;
+
   struct tx_info {
     caf::actor host;
     uint32_t granted = 0;
     uint32_t want = 0;
+    /// Items received from this sender so far.
+    uint64_t seen = 0;
   };
 
   struct rx_info {
@@ -154,12 +178,27 @@ private:
     uint32_t demand = 0;
     uint32_t delivered = 0;
     bool eos_sent = false;
+    ledger origins;
+  };
+
+  struct bounce_info {
+    caf::actor_addr host;
+    ledger origins;
+    uint32_t pending;
   };
 
   struct batch {
     uint64_t from;
     std::vector<T> items;
     size_t pos;
+
+    size_t size() const noexcept {
+      return items.size() - pos;
+    }
+  };
+
+  struct host_info {
+    size_t refs = 0;
   };
 
   // -- accounting ------------------------------------------------------------
@@ -182,17 +221,20 @@ private:
   void on_push(uint64_t id, std::vector<T>& xs, uint32_t give_back) {
     stats_->messages_in.fetch_add(1, std::memory_order_relaxed);
     auto n = static_cast<uint32_t>(xs.size());
-    if (auto i = txs_.find(id); i != txs_.end()) {
+    auto i = txs_.find(id);
+    if (i != txs_.end()) {
       // A sender never pushes more than it was granted (see tx_endpoint).
       auto used = std::min(i->second.granted, n + give_back);
       i->second.granted -= used;
       granted_ -= used;
+      i->second.seen += n;
     }
     if (n == 0)
       return;
     stats_->pushed.fetch_add(n, std::memory_order_relaxed);
-    if (rx_closed_) {
-      give_back_items(id, std::move(xs));
+    if (rx_gone_sent_) {
+      // Every receiver is gone and the sender knows: straight back.
+      go_home(id, std::move(xs));
       return;
     }
     buffered_ += n;
@@ -200,10 +242,11 @@ private:
     record_in_flight();
   }
 
-  void consume(rx_info& rx, uint32_t n) {
+  void mark_consumed(rx_info& rx, uint32_t n) {
     n = std::min(n, rx.delivered);
     rx.delivered -= n;
     delivered_ -= n;
+    take_front(rx.origins, n);
   }
 
   /// The sender wants to hold `target` credits (including credit on its way
@@ -215,41 +258,68 @@ private:
     tx.want = want;
   }
 
+  /// Removes the first `n` items' origins from `xs` and returns them.
+  static ledger take_front(ledger& xs, uint32_t n) {
+    ledger result;
+    while (n > 0 && !xs.empty()) {
+      auto& front = xs.front();
+      auto k = std::min(n, front.count);
+      result.push_back(segment{front.from, k});
+      front.count -= k;
+      n -= k;
+      if (front.count == 0)
+        xs.pop_front();
+    }
+    return result;
+  }
+
+  /// Puts items that a receiver handed back (or that bounced) in front of the
+  /// buffer, split by origin, behind items requeued earlier: they were
+  /// delivered before anything still buffered, and after those.
+  void requeue(const ledger& origins, std::vector<T>& xs) {
+    if (xs.empty())
+      return;
+    std::vector<batch> parts;
+    size_t pos = 0;
+    for (auto& seg : origins) {
+      auto k = std::min<size_t>(seg.count, xs.size() - pos);
+      if (k == 0)
+        break;
+      std::vector<T> part(std::make_move_iterator(xs.begin() + pos),
+                          std::make_move_iterator(xs.begin() + pos + k));
+      parts.push_back(batch{seg.from, std::move(part), 0});
+      pos += k;
+    }
+    if (pos < xs.size()) // no origin known (cannot happen in practice)
+      parts.push_back(
+        batch{0,
+              std::vector<T>(std::make_move_iterator(xs.begin() + pos),
+                             std::make_move_iterator(xs.end())),
+              0});
+    // Find the end of the requeued prefix of the buffer.
+    auto where = buffer_.begin();
+    for (size_t seen = 0; seen < requeued_ && where != buffer_.end(); ++where)
+      seen += where->size();
+    for (auto& p : parts) {
+      buffered_ += p.size();
+      requeued_ += p.size();
+      where = buffer_.insert(where, std::move(p));
+      ++where;
+    }
+  }
+
   // -- membership ------------------------------------------------------------
-
-  struct host_info {
-    size_t refs = 0;
-    size_t bouncing = 0;
-  };
-
-  using host_map = std::unordered_map<caf::actor_addr, host_info>;
 
   void watch(const caf::actor& hdl) {
     if (hosts_[hdl.address()].refs++ == 0)
       monitor(hdl);
   }
 
-  void bounce_expected(const caf::actor& hdl, size_t n) {
-    if (n == 0)
-      return;
-    hosts_[hdl.address()].bouncing += n;
-    bouncing_ += n;
-  }
-
-  void forget_host_if_unused(typename host_map::iterator i) {
-    if (i->second.refs == 0 && i->second.bouncing == 0) {
-      demonitor(i->first);
+  void release_host(const caf::actor_addr& addr) {
+    auto i = hosts_.find(addr);
+    if (i != hosts_.end() && --i->second.refs == 0) {
+      demonitor(addr);
       hosts_.erase(i);
-    }
-  }
-
-  void unwatch(const caf::actor& hdl) {
-    if (!hdl)
-      return;
-    auto i = hosts_.find(hdl.address());
-    if (i != hosts_.end()) {
-      --i->second.refs;
-      forget_host_if_unused(i);
     }
   }
 
@@ -258,7 +328,8 @@ private:
     if (i == txs_.end())
       return;
     granted_ -= i->second.granted;
-    unwatch(i->second.host);
+    if (i->second.host)
+      release_host(i->second.host.address());
     txs_.erase(i);
     if (txs_.empty())
       tx_closed_ = true;
@@ -266,49 +337,84 @@ private:
 
   template <class Iterator>
   void drop_rx(Iterator i) {
-    consume(i->second, i->second.delivered); // anything left is lost
-    unwatch(i->second.host);
-    rxs_.erase(i);
-    if (rxs_.empty() && !rx_closed_) {
-      rx_closed_ = true;
-      // Every receiver is gone: hand buffered items back to their senders
-      // and fail every sender's next send.
-      for (auto& b : buffer_) {
-        std::vector<T> rest;
-        for (auto k = b.pos; k < b.items.size(); ++k)
-          rest.push_back(std::move(b.items[k]));
-        give_back_items(b.from, std::move(rest));
-      }
-      buffer_.clear();
-      buffered_ = 0;
-      for (auto& [id, tx] : txs_) {
-        granted_ -= tx.granted;
-        tx.granted = 0;
-        if (tx.host)
-          send(tx.host, rx_gone_atom::value, id, std::vector<T>{});
-      }
+    auto& rx = i->second;
+    if (rx.delivered > 0) {
+      // Only after the host died: the items went with it.
+      stats_->lost.fetch_add(rx.delivered, std::memory_order_relaxed);
+      delivered_ -= rx.delivered;
     }
+    // A bouncing receiver keeps its host watched until its items are back.
+    if (rx.host && bouncing_rxs_.count(i->first) == 0)
+      release_host(rx.host.address());
+    if (!rx.eos_sent)
+      --eos_unsent_;
+    rxs_.erase(i);
+    if (rxs_.empty())
+      rx_closed_ = true;
   }
 
-  void give_back_items(uint64_t from, std::vector<T> xs) {
+  /// Sends items back to the sender they came from, or counts them lost.
+  void go_home(uint64_t from, std::vector<T> xs) {
     if (xs.empty())
       return;
     auto n = xs.size();
     if (auto i = txs_.find(from); i != txs_.end() && i->second.host) {
       stats_->returned.fetch_add(n, std::memory_order_relaxed);
-      send(i->second.host, rx_gone_atom::value, from, std::move(xs));
+      send(i->second.host, rx_gone_atom::value, from, std::move(xs),
+           i->second.seen);
     } else {
       // The sender is gone as well: nobody is left to take the items.
       stats_->lost.fetch_add(n, std::memory_order_relaxed);
     }
   }
 
+  /// Every receiver is gone and nothing is on its way back from one: hand
+  /// everything buffered back to its sender, one message per sender, and
+  /// tell every sender how many of its items the channel has seen, so that
+  /// its `send` fails only once all its items are accounted for.
+  void send_rx_gone() {
+    rx_gone_sent_ = true;
+    std::unordered_map<uint64_t, std::vector<T>> home;
+    for (auto& b : buffer_) {
+      auto& out = home[b.from];
+      out.insert(out.end(), std::make_move_iterator(b.items.begin() + b.pos),
+                 std::make_move_iterator(b.items.end()));
+    }
+    buffer_.clear();
+    buffered_ = 0;
+    requeued_ = 0;
+    for (auto& [id, tx] : txs_) {
+      granted_ -= tx.granted;
+      tx.granted = 0;
+      tx.want = 0;
+      std::vector<T> xs;
+      if (auto i = home.find(id); i != home.end()) {
+        xs = std::move(i->second);
+        home.erase(i);
+      }
+      if (tx.host) {
+        stats_->returned.fetch_add(xs.size(), std::memory_order_relaxed);
+        send(tx.host, rx_gone_atom::value, id, std::move(xs), tx.seen);
+      } else {
+        stats_->lost.fetch_add(xs.size(), std::memory_order_relaxed);
+      }
+    }
+    for (auto& [id, xs] : home) // senders that are gone already
+      stats_->lost.fetch_add(xs.size(), std::memory_order_relaxed);
+    waiting_.clear();
+  }
+
   void on_down(const caf::down_msg& dm) {
-    if (auto i = hosts_.find(dm.source); i != hosts_.end()) {
-      // Items on their way to a receiver that died are gone with it.
-      stats_->lost.fetch_add(i->second.bouncing, std::memory_order_relaxed);
-      bouncing_ -= i->second.bouncing;
-      hosts_.erase(i);
+    hosts_.erase(dm.source);
+    for (auto i = bouncing_rxs_.begin(); i != bouncing_rxs_.end();) {
+      if (i->second.host == dm.source) {
+        // Items on their way to a receiver that died are gone with it.
+        stats_->lost.fetch_add(i->second.pending, std::memory_order_relaxed);
+        bouncing_ -= i->second.pending;
+        i = bouncing_rxs_.erase(i);
+      } else {
+        ++i;
+      }
     }
     for (auto i = txs_.begin(); i != txs_.end();) {
       if (i->second.host.address() == dm.source) {
@@ -321,7 +427,6 @@ private:
     }
     for (auto i = rxs_.begin(); i != rxs_.end();) {
       if (i->second.host.address() == dm.source) {
-        stats_->lost.fetch_add(i->second.delivered, std::memory_order_relaxed);
         i->second.host = nullptr;
         drop_rx(i++);
       } else {
@@ -333,12 +438,19 @@ private:
 
   // -- dispatching -----------------------------------------------------------
 
-  /// Moves items to hungry receivers, grants credit, signals end-of-stream.
-  void settle() {
-    dispatch();
-    grant();
-    if (tx_closed_ && buffered_ == 0)
-      send_eos();
+  /// Moves items to hungry receivers, grants credit, signals end-of-stream
+  /// and quits once no handle is left. `hint` is the receiver that just
+  /// reported, if any.
+  void settle(uint64_t hint = 0) {
+    if (rx_closed_) {
+      if (!rx_gone_sent_ && bouncing_ == 0)
+        send_rx_gone();
+    } else {
+      dispatch();
+      grant();
+      if (tx_closed_ && buffered_ == 0 && eos_unsent_ > 0)
+        send_eos(hint);
+    }
     if (tx_closed_ && rx_closed_ && bouncing_ == 0)
       quit();
   }
@@ -354,18 +466,20 @@ private:
       auto n = std::min<size_t>(rx.demand, buffered_);
       std::vector<T> out;
       auto& front = buffer_.front();
-      if (front.pos == 0 && front.items.size() <= n && buffer_.size() == 1) {
+      if (front.pos == 0 && front.items.size() == n) {
+        add_origin(rx.origins, front.from, n);
         out = std::move(front.items);
         buffer_.pop_front();
       } else {
         out.reserve(n);
         while (out.size() < n) {
           auto& b = buffer_.front();
-          auto k = std::min(n - out.size(), b.items.size() - b.pos);
+          auto k = std::min(n - out.size(), b.size());
           auto first = b.items.begin() + static_cast<ptrdiff_t>(b.pos);
           out.insert(
             out.end(), std::make_move_iterator(first),
             std::make_move_iterator(first + static_cast<ptrdiff_t>(k)));
+          add_origin(rx.origins, b.from, k);
           b.pos += k;
           if (b.pos == b.items.size())
             buffer_.pop_front();
@@ -373,6 +487,7 @@ private:
       }
       auto k = static_cast<uint32_t>(out.size());
       buffered_ -= k;
+      requeued_ -= std::min<size_t>(requeued_, k);
       rx.demand -= k;
       rx.delivered += k;
       delivered_ += k;
@@ -381,6 +496,13 @@ private:
       if (rx.demand > 0)
         hungry_.push_back(id);
     }
+  }
+
+  static void add_origin(ledger& xs, uint64_t from, size_t n) {
+    if (!xs.empty() && xs.back().from == from)
+      xs.back().count += static_cast<uint32_t>(n);
+    else
+      xs.push_back(segment{from, static_cast<uint32_t>(n)});
   }
 
   void grant() {
@@ -406,14 +528,24 @@ private:
     }
   }
 
-  void send_eos() {
-    for (auto& [id, rx] : rxs_) {
-      // Wait until no other receiver holds unconsumed items: a receiver that
-      // closes hands them back, and someone must still be there to take them.
-      if (!rx.eos_sent && rx.host && delivered_ == rx.delivered) {
+  /// End-of-stream goes out once no other receiver holds unconsumed items: a
+  /// receiver that closes hands them back, and someone must still be there
+  /// to take them.
+  void send_eos(uint64_t hint) {
+    auto emit = [this](uint64_t id, rx_info& rx) {
+      if (!rx.eos_sent && rx.host) {
         rx.eos_sent = true;
+        --eos_unsent_;
         send(rx.host, eos_atom::value, id);
       }
+    };
+    if (delivered_ == 0 && bouncing_ == 0) {
+      for (auto& [id, rx] : rxs_)
+        emit(id, rx);
+    } else if (auto i = rxs_.find(hint); i != rxs_.end()
+                                         && i->second.delivered == delivered_
+                                         && bouncing_ == 0) {
+      emit(i->first, i->second);
     }
   }
 
@@ -421,16 +553,20 @@ private:
   std::shared_ptr<channel_stats> stats_;
   std::unordered_map<uint64_t, tx_info> txs_;
   std::unordered_map<uint64_t, rx_info> rxs_;
-  host_map hosts_;
+  std::unordered_map<uint64_t, bounce_info> bouncing_rxs_;
+  std::unordered_map<caf::actor_addr, host_info> hosts_;
   std::deque<batch> buffer_;
   std::deque<uint64_t> hungry_;
   std::deque<uint64_t> waiting_;
   size_t buffered_ = 0;
+  size_t requeued_ = 0;
   size_t granted_ = 0;
   size_t delivered_ = 0;
   size_t bouncing_ = 0;
+  size_t eos_unsent_ = 1;
   bool tx_closed_ = false;
   bool rx_closed_ = false;
+  bool rx_gone_sent_ = false;
 };
 
 } // namespace actorflow::detail

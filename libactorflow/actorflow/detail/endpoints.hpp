@@ -265,12 +265,23 @@ public:
     if (msg.match_element<credit_atom>(0) && msg.match_element<uint32_t>(2)) {
       credit_ += msg.get_as<uint32_t>(2);
     } else if (msg.match_element<rx_gone_atom>(0)
-               && msg.match_element<std::vector<T>>(2)) {
-      rx_gone_ = true;
-      credit_ = 0;
+               && msg.match_element<std::vector<T>>(2)
+               && msg.match_element<uint64_t>(3)) {
+      // Every receiver is gone. The channel hands back what it held of ours
+      // and says how many of our items it has seen; `send` fails once every
+      // item we pushed is accounted for, so that `take_returned` is complete
+      // by then.
       auto& xs = msg.get_mutable_as<std::vector<T>>(2);
       returned_.insert(returned_.end(), std::make_move_iterator(xs.begin()),
                        std::make_move_iterator(xs.end()));
+      seen_ = std::max(seen_, msg.get_as<uint64_t>(3));
+      if (rx_gone_ || seen_ < pushed_)
+        return;
+      rx_gone_ = true;
+      credit_ = 0;
+      returned_.insert(returned_.end(), std::make_move_iterator(out_.begin()),
+                       std::make_move_iterator(out_.end()));
+      out_.clear();
     } else {
       mark_dirty(); // ring: flush does the work
       return;
@@ -314,6 +325,7 @@ private:
   /// this sender wants to hold (`target`, counting credit in flight).
   void push(uint32_t target, uint32_t give_back) {
     target_ = target;
+    pushed_ += out_.size();
     to_channel(push_atom::value, id(), take_out(), target, give_back);
   }
 
@@ -321,6 +333,8 @@ private:
   std::vector<T> returned_;
   uint32_t credit_ = 0;
   uint32_t target_ = 0;
+  uint64_t pushed_ = 0; // items handed to the channel
+  uint64_t seen_ = 0;   // of those, how many the channel confirmed
   bool rx_gone_ = false;
   std::coroutine_handle<> waiter_;
 };
