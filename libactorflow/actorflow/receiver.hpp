@@ -80,7 +80,7 @@ public:
     struct awaiter {
       detail::rx_endpoint<T>* ep;
 
-      bool await_ready() {
+      [[gnu::always_inline]] bool await_ready() {
         return ep == nullptr || ep->ready();
       }
 
@@ -88,7 +88,7 @@ public:
         ep->suspend(h);
       }
 
-      std::optional<T> await_resume() {
+      [[gnu::always_inline]] std::optional<T> await_resume() {
         return ep != nullptr ? ep->take() : std::nullopt;
       }
     };

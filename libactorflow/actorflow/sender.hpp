@@ -129,7 +129,7 @@ public:
       detail::tx_endpoint<T>* ep;
       T item;
 
-      bool await_ready() {
+      [[gnu::always_inline]] bool await_ready() {
         return ep == nullptr || ep->ready();
       }
 
@@ -137,7 +137,7 @@ public:
         ep->suspend(h);
       }
 
-      send_result<T> await_resume() {
+      [[gnu::always_inline]] send_result<T> await_resume() {
         if (ep == nullptr)
           return {std::move(item), error_code::invalid_handle};
         if (auto rejected = ep->accept(std::move(item)))

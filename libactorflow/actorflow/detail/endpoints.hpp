@@ -144,7 +144,7 @@ protected:
   /// Asks the host (worker or port) to call `flush` at the end of its
   /// activation. Only called from the host's context.
   void mark_dirty() {
-    if (host_ != nullptr)
+    if (host_ != nullptr && !dirty)
       host_->mark_dirty(this);
   }
 
@@ -176,8 +176,8 @@ public:
 
   /// Binds to the current host and returns true if an item can be accepted
   /// now, or the channel is gone (the awaiter then resumes with failure).
-  bool ready() {
-    if (mode_ != mode::hosted)
+  [[gnu::always_inline]] bool ready() {
+    if (mode_ != mode::hosted) [[unlikely]]
       bind_hosted(bind_tx_atom::value);
     return credit_ > 0 || rx_gone_;
   }
@@ -188,21 +188,34 @@ public:
   }
 
   /// Accepts `x` if possible; otherwise returns it.
-  std::optional<T> accept(T&& x) {
-    if (rx_gone_ || credit_ == 0)
+  [[gnu::always_inline]] std::optional<T> accept(T&& x) {
+    if (rx_gone_ || credit_ == 0) [[unlikely]]
       return std::optional<T>{std::move(x)};
-    out_.push_back(std::move(x));
+    if (out_.size() < out_.capacity()) [[likely]]
+      out_.push_back(std::move(x)); // no reallocation: inlined
+    else
+      grow_and_push(std::move(x));
     --credit_;
-    if (out_.size() >= params_.batch)
-      push(params_.window(), 0); // the next credit comes while we go on
+    if (out_.size() >= params_.batch) [[unlikely]]
+      push_full();
     else
       mark_dirty();
     return std::nullopt;
   }
 
+  [[gnu::noinline]] void grow_and_push(T&& x) {
+    out_.reserve(std::max<size_t>(params_.batch, out_.size() + 1));
+    out_.push_back(std::move(x));
+  }
+
+  [[gnu::noinline]] void push_full() {
+    push(params_.window(), 0); // the next credit comes while we go on
+  }
+
   // -- blocking API ------------------------------------------------------------
 
-  std::optional<T> blocking_send(const std::shared_ptr<endpoint>& self, T&& x) {
+  template <class Self>
+  std::optional<T> blocking_send(const Self& self, T&& x) {
     if (mode_ != mode::blocking)
       bind_blocking(self, bind_tx_atom::value);
     std::unique_lock guard{mtx_};
@@ -351,8 +364,8 @@ public:
 
   // -- hosted (coroutine) API ------------------------------------------------
 
-  bool ready() {
-    if (mode_ != mode::hosted)
+  [[gnu::always_inline]] bool ready() {
+    if (mode_ != mode::hosted) [[unlikely]]
       bind_hosted(bind_rx_atom::value);
     return pos_ < in_.size() || eos_;
   }
@@ -362,19 +375,19 @@ public:
     mark_dirty();
   }
 
-  std::optional<T> take() {
-    if (pos_ == in_.size())
+  [[gnu::always_inline]] std::optional<T> take() {
+    if (pos_ == in_.size()) [[unlikely]]
       return std::nullopt;
     auto result = std::optional<T>{std::move(in_[pos_++])};
-    ++consumed_;
-    if (pos_ == in_.size() || consumed_ * 2 >= window())
+    if (++consumed_ == half_window_ || pos_ == in_.size()) [[unlikely]]
       mark_dirty();
     return result;
   }
 
   // -- blocking API ------------------------------------------------------------
 
-  std::optional<T> blocking_recv(const std::shared_ptr<endpoint>& self) {
+  template <class Self>
+  std::optional<T> blocking_recv(const Self& self) {
     if (mode_ != mode::blocking)
       bind_blocking(self, bind_rx_atom::value);
     std::unique_lock guard{mtx_};
@@ -466,6 +479,7 @@ private:
   }
 
   std::vector<T> in_;
+  uint32_t half_window_ = (params_.window() + 1) / 2; // consumed_ * 2 >= window
   size_t pos_ = 0;
   uint32_t consumed_ = 0;
   uint32_t outstanding_ = 0;
