@@ -9,6 +9,7 @@
 
 #include <caf/send.hpp>
 
+#include "actorflow/detail/channel_handle.hpp"
 #include "actorflow/detail/endpoints.hpp"
 #include "actorflow/metrics.hpp"
 
@@ -27,52 +28,15 @@ namespace actorflow {
 ///   std::cout << *x << '\n';
 /// ~~~
 template <class T>
-class receiver {
+class receiver : public detail::channel_handle<detail::rx_endpoint<T>,
+                                               detail::open_rx_atom> {
 public:
+  using super
+    = detail::channel_handle<detail::rx_endpoint<T>, detail::open_rx_atom>;
+
+  using super::super;
+
   using value_type = T;
-
-  receiver() noexcept = default;
-
-  /// @private Used by `channel`.
-  receiver(std::shared_ptr<detail::rx_endpoint<T>> ep,
-           std::shared_ptr<detail::channel_stats> stats) noexcept
-    : ep_(std::move(ep)), stats_(std::move(stats)) {
-    // nop
-  }
-
-  receiver(const receiver& other) : stats_(other.stats_) {
-    if (other.ep_) {
-      ep_ = std::make_shared<detail::rx_endpoint<T>>(other.ep_->channel(),
-                                                     other.ep_->params());
-      caf::anon_send(ep_->channel(), detail::open_rx_atom::value, ep_->id());
-    }
-  }
-
-  receiver(receiver&&) noexcept = default;
-
-  receiver& operator=(const receiver& other) {
-    if (this != &other)
-      *this = receiver{other};
-    return *this;
-  }
-
-  receiver& operator=(receiver&& other) noexcept {
-    if (this != &other) {
-      close();
-      ep_ = std::move(other.ep_);
-      stats_ = std::move(other.stats_);
-    }
-    return *this;
-  }
-
-  ~receiver() {
-    close();
-  }
-
-  /// True unless moved from or closed.
-  explicit operator bool() const noexcept {
-    return static_cast<bool>(ep_);
-  }
 
   /// Awaitable: resumes with the next item, or with an empty optional at
   /// end-of-stream. Only valid inside an actorflow worker.
@@ -101,22 +65,8 @@ public:
     return ep_ ? ep_->blocking_recv(ep_) : std::nullopt;
   }
 
-  /// Releases this receiver; unconsumed items go back to the channel.
-  void close() {
-    if (ep_) {
-      ep_->close();
-      ep_.reset();
-    }
-  }
-
-  /// The channel's instruments.
-  channel_metrics metrics() const {
-    return detail::snapshot(stats_);
-  }
-
 private:
-  std::shared_ptr<detail::rx_endpoint<T>> ep_;
-  std::shared_ptr<detail::channel_stats> stats_;
+  using super::ep_;
 };
 
 } // namespace actorflow

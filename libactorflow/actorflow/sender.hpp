@@ -10,6 +10,7 @@
 
 #include <caf/send.hpp>
 
+#include "actorflow/detail/channel_handle.hpp"
 #include "actorflow/detail/endpoints.hpp"
 #include "actorflow/error.hpp"
 #include "actorflow/metrics.hpp"
@@ -74,52 +75,15 @@ private:
 /// tx.blocking_send(7);
 /// ~~~
 template <class T>
-class sender {
+class sender : public detail::channel_handle<detail::tx_endpoint<T>,
+                                             detail::open_tx_atom> {
 public:
+  using super
+    = detail::channel_handle<detail::tx_endpoint<T>, detail::open_tx_atom>;
+
+  using super::super;
+
   using value_type = T;
-
-  sender() noexcept = default;
-
-  /// @private Used by `channel`.
-  sender(std::shared_ptr<detail::tx_endpoint<T>> ep,
-         std::shared_ptr<detail::channel_stats> stats) noexcept
-    : ep_(std::move(ep)), stats_(std::move(stats)) {
-    // nop
-  }
-
-  sender(const sender& other) : stats_(other.stats_) {
-    if (other.ep_) {
-      ep_ = std::make_shared<detail::tx_endpoint<T>>(other.ep_->channel(),
-                                                     other.ep_->params());
-      caf::anon_send(ep_->channel(), detail::open_tx_atom::value, ep_->id());
-    }
-  }
-
-  sender(sender&&) noexcept = default;
-
-  sender& operator=(const sender& other) {
-    if (this != &other)
-      *this = sender{other};
-    return *this;
-  }
-
-  sender& operator=(sender&& other) noexcept {
-    if (this != &other) {
-      close();
-      ep_ = std::move(other.ep_);
-      stats_ = std::move(other.stats_);
-    }
-    return *this;
-  }
-
-  ~sender() {
-    close();
-  }
-
-  /// True unless moved from or closed.
-  explicit operator bool() const noexcept {
-    return static_cast<bool>(ep_);
-  }
 
   /// Awaitable: waits for credit, then hands `x` to the channel. Resumes with
   /// a `send_result<T>` that fails, handing `x` back, once every receiver is
@@ -171,22 +135,8 @@ public:
     return ep_ ? ep_->take_returned() : std::vector<T>{};
   }
 
-  /// Flushes pending items and releases this sender. Idempotent.
-  void close() {
-    if (ep_) {
-      ep_->close();
-      ep_.reset();
-    }
-  }
-
-  /// The channel's instruments.
-  channel_metrics metrics() const {
-    return detail::snapshot(stats_);
-  }
-
 private:
-  std::shared_ptr<detail::tx_endpoint<T>> ep_;
-  std::shared_ptr<detail::channel_stats> stats_;
+  using super::ep_;
 };
 
 } // namespace actorflow
