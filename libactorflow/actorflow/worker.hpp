@@ -222,6 +222,19 @@ private:
   std::shared_ptr<detail::worker_state> state_;
 };
 
+namespace detail {
+
+/// Spawns the actor `Actor` that runs a worker body, with its shared state.
+template <class Actor, class F, class... Ts>
+worker launch(caf::actor_system& sys, worker_options opts, F f, Ts&&... xs) {
+  auto state = std::make_shared<worker_state>(
+    opts.name.empty() ? next_worker_name() : std::move(opts.name));
+  auto hdl = sys.spawn<Actor>(state, std::move(f), std::forward<Ts>(xs)...);
+  return worker{std::move(hdl), std::move(state)};
+}
+
+} // namespace detail
+
 /// Spawns a cooperative worker: `f(xs...)` must return `task<>`. The worker
 /// is an event-based actor, so thousands of workers share CAF's scheduler
 /// threads. An exception thrown by the body ends the worker with
@@ -248,11 +261,8 @@ worker spawn_worker(caf::actor_system& sys, worker_options opts, F f,
                 "actorflow::task<> (use spawn_blocking_worker for a plain "
                 "function that blocks)");
   if constexpr (is_task) {
-    auto state = std::make_shared<detail::worker_state>(
-      opts.name.empty() ? detail::next_worker_name() : std::move(opts.name));
-    auto hdl = sys.spawn<detail::worker_actor<F, std::decay_t<Ts>...>>(
-      state, std::move(f), std::forward<Ts>(xs)...);
-    return worker{std::move(hdl), std::move(state)};
+    return detail::launch<detail::worker_actor<F, std::decay_t<Ts>...>>(
+      sys, std::move(opts), std::move(f), std::forward<Ts>(xs)...);
   } else {
     return worker{};
   }
@@ -285,11 +295,9 @@ worker spawn_blocking_worker(caf::actor_system& sys, worker_options opts, F f,
                 "returning void (use spawn_worker for a coroutine returning "
                 "actorflow::task<>)");
   if constexpr (is_void) {
-    auto state = std::make_shared<detail::worker_state>(
-      opts.name.empty() ? detail::next_worker_name() : std::move(opts.name));
-    auto hdl = sys.spawn<detail::blocking_worker_actor<F, std::decay_t<Ts>...>>(
-      state, std::move(f), std::forward<Ts>(xs)...);
-    return worker{std::move(hdl), std::move(state)};
+    return detail::launch<
+      detail::blocking_worker_actor<F, std::decay_t<Ts>...>>(
+      sys, std::move(opts), std::move(f), std::forward<Ts>(xs)...);
   } else {
     return worker{};
   }
