@@ -11,8 +11,9 @@ namespace actorflow {
 
 namespace detail {
 
-worker_state::worker_state(std::string worker_name)
-  : name(std::move(worker_name)) {
+worker_state::worker_state(std::string worker_name,
+                           std::function<void(const caf::error&)> listener)
+  : name(std::move(worker_name)), listener_(std::move(listener)) {
   // nop
 }
 
@@ -22,9 +23,11 @@ void worker_state::publish(caf::error err) {
     if (done_)
       return;
     done_ = true;
-    err_ = std::move(err);
+    err_ = err;
   }
   cv_.notify_all();
+  if (listener_)
+    listener_(err);
 }
 
 caf::error worker_state::wait() {

@@ -30,13 +30,17 @@ namespace actorflow {
 struct worker_options {
   /// Names the worker in errors; empty picks "worker-<n>".
   std::string name;
+  /// Called once when the worker ended, with its error (empty on success),
+  /// from the thread that ended it. Keep it short and non-blocking.
+  std::function<void(const caf::error&)> on_exit = nullptr;
 };
 
 namespace detail {
 
 /// What a worker's awaiters share with the actor that runs it.
 struct ACTORFLOW_EXPORT worker_state {
-  explicit worker_state(std::string worker_name);
+  explicit worker_state(std::string worker_name,
+                        std::function<void(const caf::error&)> listener = {});
 
   /// Records the outcome once and wakes blocking joiners.
   void publish(caf::error err);
@@ -51,6 +55,7 @@ struct ACTORFLOW_EXPORT worker_state {
   const std::string name;
 
 private:
+  std::function<void(const caf::error&)> listener_;
   std::mutex mtx_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -228,7 +233,8 @@ namespace detail {
 template <class Actor, class F, class... Ts>
 worker launch(caf::actor_system& sys, worker_options opts, F f, Ts&&... xs) {
   auto state = std::make_shared<worker_state>(
-    opts.name.empty() ? next_worker_name() : std::move(opts.name));
+    opts.name.empty() ? next_worker_name() : std::move(opts.name),
+    std::move(opts.on_exit));
   auto hdl = sys.spawn<Actor>(state, std::move(f), std::forward<Ts>(xs)...);
   return worker{std::move(hdl), std::move(state)};
 }

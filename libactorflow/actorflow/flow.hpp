@@ -1,0 +1,583 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/unit.hpp>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "actorflow/channel.hpp"
+#include "actorflow/error.hpp"
+#include "actorflow/receiver.hpp"
+#include "actorflow/sender.hpp"
+#include "actorflow/task.hpp"
+#include "actorflow/worker.hpp"
+
+namespace actorflow {
+
+/// Per-stage settings. Zero means "the pipeline's default".
+struct stage_options {
+  /// Capacity of the channel into this stage (items in flight).
+  size_t capacity = 0;
+  /// Most items per message on that channel.
+  uint32_t batch = 0;
+};
+
+/// Settings of a whole pipeline run.
+struct run_options {
+  /// Default capacity of every channel between two stages.
+  size_t capacity = 1024;
+  /// Default batch size (0: min(capacity, 256)).
+  uint32_t batch = 0;
+};
+
+namespace detail {
+
+/// What building a pipeline collects: the workers it spawned (in data-path
+/// order, source first) and the first error found while building.
+struct build_context {
+  build_context(caf::actor_system& sys, run_options opts)
+    : sys(sys), opts(opts), state(std::make_shared<run_state>()) {
+    // nop
+  }
+
+  /// Shared with every worker's exit listener.
+  struct run_state {
+    std::mutex mtx;
+    std::condition_variable cv;
+    size_t running = 0;
+    caf::error first;
+  };
+
+  caf::actor_system& sys;
+  run_options opts;
+  std::shared_ptr<run_state> state;
+  std::vector<worker> workers;
+  caf::error error;
+  size_t stages = 0;
+
+  /// Names a stage for errors: "then#2" is the pipeline's second stage.
+  std::string stage_name(const char* op) {
+    return std::string{op} + "#" + std::to_string(++stages);
+  }
+
+  template <class T>
+  std::optional<channel_pair<T>> make_channel(const stage_options& so) {
+    auto cap = so.capacity != 0 ? so.capacity : opts.capacity;
+    auto bat = so.batch != 0 ? so.batch : opts.batch;
+    auto ch = channel<T>(sys, cap, channel_options{bat});
+    if (!ch) {
+      if (!error)
+        error = ch.error();
+      return std::nullopt;
+    }
+    return std::move(*ch);
+  }
+
+  template <class F, class... Ts>
+  void spawn(std::string name, F f, Ts&&... xs) {
+    {
+      std::lock_guard guard{state->mtx};
+      ++state->running;
+    }
+    worker_options wo;
+    wo.name = std::move(name);
+    wo.on_exit = [st = state](const caf::error& err) {
+      std::lock_guard guard{st->mtx};
+      if (err && !st->first)
+        st->first = err;
+      --st->running;
+      st->cv.notify_all();
+    };
+    workers.push_back(
+      spawn_worker(sys, std::move(wo), std::move(f), std::forward<Ts>(xs)...));
+  }
+
+  /// Waits until every worker ended. The first error cancels the others, so
+  /// that a failing stage ends the whole pipeline (an endless source too).
+  /// Returns that first error.
+  caf::error join() {
+    std::unique_lock guard{state->mtx};
+    bool cancelled = false;
+    while (state->running > 0) {
+      if (state->first && !cancelled) {
+        cancelled = true;
+        guard.unlock();
+        for (auto& w : workers)
+          w.cancel();
+        guard.lock();
+        continue;
+      }
+      state->cv.wait(guard);
+    }
+    return state->first;
+  }
+};
+
+/// Builds the part of a pipeline upstream of `out`: spawns its stages and
+/// connects the last one to `out`.
+template <class T>
+using build_fn = std::function<void(build_context&, sender<T>)>;
+
+/// Wraps an exception from user code with the item's index.
+[[noreturn]] ACTORFLOW_EXPORT void rethrow_at(size_t index);
+
+/// True if `R` is `task<U>` for some `U`.
+template <class R>
+struct is_task : std::false_type {};
+
+template <class U>
+struct is_task<task<U>> : std::true_type {};
+
+/// The value a stage function produces: `U` for `U` and for `task<U>`.
+template <class R>
+struct stage_value {
+  using type = R;
+};
+
+template <class U>
+struct stage_value<task<U>> {
+  using type = U;
+};
+
+} // namespace detail
+
+template <class T>
+class flow;
+
+template <class R>
+class pipeline;
+
+/// A runnable pipeline that produces an `R` (`caf::unit_t` for `for_each`).
+///
+/// ~~~
+/// auto sum = actorflow::iota(0, 100).then([](int x) { return x + 1; })
+///              .fold(0L, [](long acc, int x) { return acc + x; })
+///              .run(sys); // caf::expected<long>
+/// ~~~
+template <class R>
+class [[nodiscard]] pipeline {
+public:
+  using result_type = R;
+
+  /// @private
+  using start_fn = std::function<std::function<R()>(detail::build_context&)>;
+
+  pipeline() = default;
+
+  /// @private
+  pipeline(start_fn start, caf::error err)
+    : start_(std::move(start)), err_(std::move(err)) {
+    // nop
+  }
+
+  /// Spawns every stage, waits for the pipeline to finish (blocking the
+  /// calling thread) and returns its result, or the first error: a stage's
+  /// exception (naming the stage and the item's index), or a mistake in how
+  /// the pipeline was built. Never call this inside a worker.
+  caf::expected<R> run(caf::actor_system& sys, run_options opts = {}) && {
+    if (err_)
+      return err_;
+    if (!start_)
+      return make_error(error_code::invalid_argument,
+                        "pipeline::run on a pipeline that was moved from or "
+                        "already run");
+    auto start = std::move(start_);
+    start_ = nullptr;
+    detail::build_context ctx{sys, opts};
+    auto result = start(ctx);
+    auto err = ctx.join();
+    if (ctx.error)
+      return ctx.error;
+    if (err)
+      return err;
+    return result();
+  }
+
+private:
+  start_fn start_;
+  caf::error err_;
+};
+
+/// A description of a stream of `T`: a source and the stages after it. Each
+/// stage becomes an actor when the pipeline runs; every link is a bounded
+/// credit channel. Builders are values: operators consume the builder they
+/// are called on (`std::move` it to keep chaining a named one).
+///
+/// ~~~
+/// actorflow::repeat(7).take(10)
+///   .then([](int n) { return n + 1; })
+///   .then([](int n) { return n * 2; })
+///   .for_each([](int n) { std::cout << n << '\n'; })
+///   .run(sys);
+/// ~~~
+template <class T>
+class [[nodiscard]] flow {
+public:
+  using value_type = T;
+
+  flow() = default;
+
+  /// @private
+  explicit flow(detail::build_fn<T> build, caf::error err = {})
+    : build_(std::move(build)), err_(std::move(err)) {
+    // nop
+  }
+
+  // -- stages ----------------------------------------------------------------
+
+  /// One stage actor applying `f` to every item. `f` is `T -> U`, or a
+  /// coroutine `T -> task<U>` that may `co_await` (e.g. `actorflow::ask` of
+  /// another actor) without blocking a scheduler thread.
+  template <class F>
+  auto then(F f, stage_options so = {}) && {
+    static_assert(std::is_invocable_v<F&, T&&>,
+                  "then(f): f must be callable with the stream's item type "
+                  "T (by value or const reference)");
+    using raw =
+      typename detail::body_result<std::is_invocable_v<F&, T&&>, F, T>::type;
+    using U = typename detail::stage_value<raw>::type;
+    static_assert(!std::is_void_v<U>,
+                  "then(f): f must return a value (use for_each or inspect "
+                  "for side effects only)");
+    return std::move(*this).template stage<U>(
+      "then", so,
+      [f = std::move(f)](receiver<T> in, sender<U> out) mutable -> task<> {
+        size_t index = 0;
+        while (auto x = co_await in.recv()) {
+          std::optional<U> y;
+          try {
+            if constexpr (detail::is_task<raw>::value)
+              y.emplace(co_await f(std::move(*x)));
+            else
+              y.emplace(f(std::move(*x)));
+          } catch (...) {
+            detail::rethrow_at(index);
+          }
+          ++index;
+          if (!co_await out.send(std::move(*y)))
+            co_return;
+        }
+      });
+  }
+
+  /// Keeps the items for which `pred` returns true.
+  template <class F>
+  flow<T> filter(F pred, stage_options so = {}) && {
+    static_assert(std::is_invocable_r_v<bool, F&, const T&>,
+                  "filter(pred): pred must be callable with const T& and "
+                  "return something convertible to bool");
+    return std::move(*this).template stage<T>(
+      "filter", so,
+      [pred = std::move(pred)](receiver<T> in,
+                               sender<T> out) mutable -> task<> {
+        size_t index = 0;
+        while (auto x = co_await in.recv()) {
+          bool keep = false;
+          try {
+            keep = static_cast<bool>(pred(std::as_const(*x)));
+          } catch (...) {
+            detail::rethrow_at(index);
+          }
+          ++index;
+          if (keep && !co_await out.send(std::move(*x)))
+            co_return;
+        }
+      });
+  }
+
+  /// Calls `f` on every item and passes it on unchanged.
+  template <class F>
+  flow<T> inspect(F f, stage_options so = {}) && {
+    static_assert(std::is_invocable_v<F&, const T&>,
+                  "inspect(f): f must be callable with const T&");
+    return std::move(*this).template stage<T>(
+      "inspect", so,
+      [f = std::move(f)](receiver<T> in, sender<T> out) mutable -> task<> {
+        size_t index = 0;
+        while (auto x = co_await in.recv()) {
+          try {
+            f(std::as_const(*x));
+          } catch (...) {
+            detail::rethrow_at(index);
+          }
+          ++index;
+          if (!co_await out.send(std::move(*x)))
+            co_return;
+        }
+      });
+  }
+
+  /// Passes on the first `k` items, then ends the stream (which stops the
+  /// stages upstream, since their sends fail).
+  flow<T> take(size_t k, stage_options so = {}) && {
+    return std::move(*this).template stage<T>(
+      "take", so, [k](receiver<T> in, sender<T> out) -> task<> {
+        for (size_t n = 0; n < k; ++n) {
+          auto x = co_await in.recv();
+          if (!x || !co_await out.send(std::move(*x)))
+            co_return;
+        }
+      });
+  }
+
+  /// `n` worker actors apply `f` to the items in parallel; a gather actor
+  /// restores the input order. Dispatch is demand-driven, and at most
+  /// `window` items (default 64 per worker) are between the dispatcher and
+  /// the gather at any time, so the gather's reorder buffer is bounded even
+  /// when one item is slow: dispatch then holds back.
+  template <class F>
+  auto parallel_then(size_t n, F f, size_t window = 0) && {
+    return std::move(*this).template scatter_gather<true>(n, std::move(f),
+                                                          window);
+  }
+
+  /// Like `parallel_then`, but items leave in completion order.
+  template <class F>
+  auto parallel_then_unordered(size_t n, F f, size_t window = 0) && {
+    return std::move(*this).template scatter_gather<false>(n, std::move(f),
+                                                           window);
+  }
+
+  // -- sinks -----------------------------------------------------------------
+
+  /// Calls `f` on every item in a sink actor.
+  template <class F>
+  pipeline<caf::unit_t> for_each(F f, stage_options so = {}) && {
+    static_assert(std::is_invocable_v<F&, T&&>,
+                  "for_each(f): f must be callable with the stream's item "
+                  "type T");
+    auto g = [f = std::move(f)](caf::unit_t& acc, T&& x) mutable {
+      f(std::move(x));
+      return acc;
+    };
+    return std::move(*this).fold(caf::unit, std::move(g), so);
+  }
+
+  /// Folds the stream into `init` with `f(acc, item) -> acc`.
+  template <class Acc, class F>
+  pipeline<Acc> fold(Acc init, F f, stage_options so = {}) && {
+    static_assert(std::is_invocable_r_v<Acc, F&, Acc&, T&&>,
+                  "fold(init, f): f must be callable as f(Acc&, T) and "
+                  "return the new Acc");
+    return std::move(*this).template sink<Acc>(
+      "sink", so, std::move(init),
+      [f = std::move(f)](std::shared_ptr<Acc> acc,
+                         receiver<T> in) mutable -> task<> {
+        size_t index = 0;
+        while (auto x = co_await in.recv()) {
+          try {
+            *acc = f(*acc, std::move(*x));
+          } catch (...) {
+            detail::rethrow_at(index);
+          }
+          ++index;
+        }
+      });
+  }
+
+  /// Collects every item into a vector, in stream order.
+  pipeline<std::vector<T>> collect(stage_options so = {}) && {
+    return std::move(*this).fold(
+      std::vector<T>{},
+      [](std::vector<T>& xs, T&& x) {
+        xs.push_back(std::move(x));
+        return std::move(xs);
+      },
+      so);
+  }
+
+  /// Sends every item into `out` (an existing channel); the pipeline ends
+  /// when the stream ends or every receiver of `out` is gone.
+  pipeline<caf::unit_t> to(sender<T> out, stage_options so = {}) && {
+    auto holder = std::make_shared<std::optional<sender<T>>>(std::move(out));
+    return std::move(*this).template sink<caf::unit_t>(
+      "to", so, caf::unit,
+      [holder](std::shared_ptr<caf::unit_t>, receiver<T> in) -> task<> {
+        if (!*holder)
+          throw std::logic_error("to(sender): a pipeline into a sender can "
+                                 "run once");
+        auto out = std::move(**holder);
+        holder->reset();
+        while (auto x = co_await in.recv())
+          if (!co_await out.send(std::move(*x)))
+            co_return;
+      });
+  }
+
+  /// @private Ends the flow in a sink actor running `body(acc, in)`.
+  template <class Acc, class Body>
+  pipeline<Acc> sink(const char* op, stage_options so, Acc init, Body body) && {
+    using start_fn = typename pipeline<Acc>::start_fn;
+    if (err_ || !build_)
+      return pipeline<Acc>{nullptr, moved_or(err_)};
+    auto build = std::move(build_);
+    start_fn start = [build = std::move(build), init = std::move(init), op,
+                      body = std::move(body),
+                      so](detail::build_context& ctx) -> std::function<Acc()> {
+      auto acc = std::make_shared<Acc>(init);
+      if (auto ch = ctx.make_channel<T>(so)) {
+        build(ctx, std::move(ch->tx));
+        ctx.spawn(ctx.stage_name(op), body, acc, std::move(ch->rx));
+      }
+      return [acc] {
+        return std::move(*acc);
+      };
+    };
+    return pipeline<Acc>{std::move(start), {}};
+  }
+
+  // -- plumbing --------------------------------------------------------------
+
+  /// @private Appends a stage actor running `body(in, out)`.
+  template <class U, class Body>
+  flow<U> stage(const char* op, stage_options so, Body body) && {
+    if (err_ || !build_)
+      return flow<U>{nullptr, moved_or(err_)};
+    auto build = std::move(build_);
+    return flow<U>{[build = std::move(build), op, so, body = std::move(body)](
+                     detail::build_context& ctx, sender<U> out) {
+      auto ch = ctx.make_channel<T>(so);
+      if (!ch)
+        return;
+      build(ctx, std::move(ch->tx));
+      ctx.spawn(ctx.stage_name(op), body, std::move(ch->rx), std::move(out));
+    }};
+  }
+
+private:
+  template <bool Ordered, class F>
+  auto scatter_gather(size_t n, F f, size_t window) &&;
+
+  static caf::error moved_or(const caf::error& err) {
+    if (err)
+      return err;
+    return make_error(error_code::invalid_argument,
+                      "a flow builder was used after it was moved from (each "
+                      "operator consumes its builder)");
+  }
+
+  detail::build_fn<T> build_;
+  caf::error err_;
+};
+
+// -- sources ------------------------------------------------------------------
+
+namespace detail {
+
+/// A source stage: `next()` returns the next item or nullopt at the end.
+template <class T, class Next>
+flow<T> make_source(const char* op, Next next) {
+  return flow<T>{[op, next](build_context& ctx, sender<T> out) mutable {
+    ctx.spawn(
+      ctx.stage_name(op),
+      [next](sender<T> out) mutable -> task<> {
+        size_t index = 0;
+        for (;;) {
+          std::optional<T> x;
+          try {
+            x = next();
+          } catch (...) {
+            rethrow_at(index);
+          }
+          if (!x || !co_await out.send(std::move(*x)))
+            co_return;
+          ++index;
+        }
+      },
+      std::move(out));
+  }};
+}
+
+} // namespace detail
+
+/// A stream of the elements of a container or range (copied into the
+/// pipeline, so the source owns them).
+template <class Range>
+auto from(Range xs) {
+  using T = std::decay_t<decltype(*std::begin(xs))>;
+  using iterator = decltype(std::begin(std::declval<const Range&>()));
+  auto data = std::make_shared<const Range>(std::move(xs));
+  // Every run copies this callable, so every run starts at the beginning.
+  return detail::make_source<T>(
+    "from", [data, it = std::optional<iterator>{}]() mutable {
+      if (!it)
+        it = std::begin(*data);
+      if (*it == std::end(*data))
+        return std::optional<T>{};
+      return std::optional<T>{*(*it)++};
+    });
+}
+
+/// first, first+1, ..., last-1.
+template <class T>
+flow<T> iota(T first, T last) {
+  return detail::make_source<T>("iota", [first, last]() mutable {
+    return first < last ? std::optional<T>{first++} : std::nullopt;
+  });
+}
+
+/// first, first+1, ... without end (end it with `take`).
+template <class T>
+flow<T> iota(T first) {
+  return detail::make_source<T>("iota", [first]() mutable {
+    return std::optional<T>{first++};
+  });
+}
+
+/// `x` forever (end it with `take`).
+template <class T>
+flow<T> repeat(T x) {
+  return detail::make_source<T>("repeat",
+                                [x]() { return std::optional<T>{x}; });
+}
+
+/// Items from `f() -> std::optional<T>` until it returns nullopt.
+template <class F>
+auto generate(F f) {
+  using opt = std::invoke_result_t<F&>;
+  using T = typename opt::value_type;
+  return detail::make_source<T>("generate", std::move(f));
+}
+
+/// The items of an existing channel, until every sender of it is gone.
+template <class T>
+flow<T> from(receiver<T> rx) {
+  auto holder = std::make_shared<std::optional<receiver<T>>>(std::move(rx));
+  return flow<T>{[holder](detail::build_context& ctx, sender<T> out) {
+    if (!*holder) {
+      if (!ctx.error)
+        ctx.error = make_error(error_code::invalid_argument,
+                               "from(receiver): a pipeline over a receiver "
+                               "can run once");
+      return;
+    }
+    ctx.spawn(
+      ctx.stage_name("from"),
+      [](receiver<T> in, sender<T> out) -> task<> {
+        while (auto x = co_await in.recv())
+          if (!co_await out.send(std::move(*x)))
+            co_return;
+      },
+      std::move(**holder), std::move(out));
+    holder->reset();
+  }};
+}
+
+} // namespace actorflow
+
+#include "actorflow/scatter.hpp"

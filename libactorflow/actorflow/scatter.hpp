@@ -1,0 +1,139 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+// Scatter-join for the stream DSL: `parallel_then(n, f)` and
+// `parallel_then_unordered(n, f)`. The data path, in one direction:
+//
+//   upstream -> scatter (numbers items, waits for a token per item)
+//            -> n worker actors (share one work channel, demand-driven)
+//            -> gather (restores order, returns one token per emitted item)
+//            -> downstream
+//
+// The tokens bound the items between scatter and gather to `window`, so the
+// gather's reorder buffer never holds more than `window` items, however slow
+// the item at its head is.
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "actorflow/flow.hpp"
+
+namespace actorflow {
+
+template <class T>
+template <bool Ordered, class F>
+auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
+  constexpr bool invocable = std::is_invocable_v<F&, T&&>;
+  static_assert(invocable,
+                "parallel_then(n, f): f must be callable with the stream's "
+                "item type T (by value or const reference)");
+  using raw = typename detail::body_result<invocable, F, T>::type;
+  using U = typename detail::stage_value<raw>::type;
+  static_assert(!std::is_void_v<U>,
+                "parallel_then(n, f): f must return a value");
+  using job = std::pair<uint64_t, T>;
+  using done = std::pair<uint64_t, U>;
+  const char* op = Ordered ? "parallel_then" : "parallel_then_unordered";
+  if (n == 0)
+    return flow<U>{
+      nullptr,
+      make_error(error_code::invalid_argument,
+                 std::string{op} + "(0, f): needs at least one worker")};
+  if (err_ || !build_)
+    return flow<U>{nullptr, moved_or(err_)};
+  if (window == 0)
+    window = 64 * n;
+  window = std::max(window, n);
+  auto build = std::move(build_);
+  return flow<U>{[build = std::move(build), n, f = std::move(f), window,
+                  op](detail::build_context& ctx, sender<U> out) {
+    auto in = ctx.make_channel<T>({});
+    // Small batches towards the workers keep dispatch demand-driven: a busy
+    // worker does not sit on items that an idle one could take.
+    auto work = ctx.make_channel<job>({std::max<size_t>(4 * n, 8), 2});
+    auto results = ctx.make_channel<done>({window, 0});
+    auto tokens = ctx.make_channel<uint8_t>({window, 0});
+    if (!in || !work || !results || !tokens)
+      return;
+    build(ctx, std::move(in->tx));
+    auto base = ctx.stage_name(op);
+    // -- scatter --
+    ctx.spawn(
+      base + ".scatter",
+      [](receiver<T> in, receiver<uint8_t> tokens, sender<job> work) -> task<> {
+        for (uint64_t seq = 0;; ++seq) {
+          auto x = co_await in.recv();
+          if (!x)
+            co_return;
+          if constexpr (Ordered) {
+            if (!co_await tokens.recv())
+              co_return;
+          }
+          if (!co_await work.send(job{seq, std::move(*x)}))
+            co_return;
+        }
+      },
+      std::move(in->rx), std::move(tokens->rx), std::move(work->tx));
+    // -- workers --
+    for (size_t i = 0; i < n; ++i) {
+      ctx.spawn(
+        base + ".worker" + std::to_string(i + 1),
+        [f](receiver<job> work, sender<done> results) mutable -> task<> {
+          while (auto j = co_await work.recv()) {
+            std::optional<U> y;
+            try {
+              if constexpr (detail::is_task<raw>::value)
+                y.emplace(co_await f(std::move(j->second)));
+              else
+                y.emplace(f(std::move(j->second)));
+            } catch (...) {
+              detail::rethrow_at(static_cast<size_t>(j->first));
+            }
+            if (!co_await results.send(done{j->first, std::move(*y)}))
+              co_return;
+          }
+        },
+        work->rx, results->tx);
+    }
+    work->rx.close();
+    results->tx.close();
+    // -- gather --
+    ctx.spawn(
+      base + ".gather",
+      [window](receiver<done> results, sender<uint8_t> tokens,
+               sender<U> out) -> task<> {
+        if constexpr (Ordered) {
+          for (size_t i = 0; i < window; ++i)
+            if (!co_await tokens.send(uint8_t{0}))
+              break;
+          std::vector<std::optional<U>> pending(window);
+          uint64_t next = 0;
+          while (auto r = co_await results.recv()) {
+            pending[r->first % window].emplace(std::move(r->second));
+            for (;;) {
+              auto& head = pending[next % window];
+              if (!head)
+                break;
+              auto y = std::move(*head);
+              head.reset();
+              ++next;
+              if (!co_await out.send(std::move(y)))
+                co_return;
+              (void)co_await tokens.send(uint8_t{0});
+            }
+          }
+        } else {
+          tokens.close();
+          while (auto r = co_await results.recv())
+            if (!co_await out.send(std::move(r->second)))
+              co_return;
+        }
+      },
+      std::move(results->rx), std::move(tokens->tx), std::move(out));
+  }};
+}
+
+} // namespace actorflow
