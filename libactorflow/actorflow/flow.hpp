@@ -190,6 +190,8 @@ public:
   /// exception (naming the stage and the item's index), or a mistake in how
   /// the pipeline was built. Never call this inside a worker.
   caf::expected<R> run(caf::actor_system& sys, run_options opts = {}) && {
+    if (runner_)
+      return std::exchange(runner_, nullptr)(sys, opts);
     if (err_)
       return err_;
     if (!start_)
@@ -208,9 +210,28 @@ public:
     return result();
   }
 
+  /// @private Runs `inner` and maps its result with `g(R2&&) ->
+  /// caf::expected<R>`.
+  template <class R2, class G>
+  static pipeline map_from(pipeline<R2> inner, G g) {
+    auto holder = std::make_shared<pipeline<R2>>(std::move(inner));
+    pipeline result;
+    result.runner_ = [holder, g](caf::actor_system& sys, run_options opts) {
+      auto r = std::move(*holder).run(sys, opts);
+      if (!r)
+        return caf::expected<R>{r.error()};
+      return g(std::move(*r));
+    };
+    return result;
+  }
+
 private:
+  template <class>
+  friend class pipeline;
+
   start_fn start_;
   caf::error err_;
+  std::function<caf::expected<R>(caf::actor_system&, run_options)> runner_;
 };
 
 /// A description of a stream of `T`: a source and the stages after it. Each
@@ -335,6 +356,103 @@ public:
       });
   }
 
+  /// Passes on items while `pred` holds; ends the stream at the first item
+  /// for which it does not (that item is dropped).
+  template <class F>
+  flow<T> take_while(F pred, stage_options so = {}) && {
+    static_assert(std::is_invocable_r_v<bool, F&, const T&>,
+                  "take_while(pred): pred must be callable with const T& "
+                  "and return something convertible to bool");
+    return std::move(*this).template stage<T>(
+      "take_while", so,
+      [pred = std::move(pred)](receiver<T> in,
+                               sender<T> out) mutable -> task<> {
+        size_t index = 0;
+        while (auto x = co_await in.recv()) {
+          bool keep = false;
+          try {
+            keep = static_cast<bool>(pred(std::as_const(*x)));
+          } catch (...) {
+            detail::rethrow_at(index);
+          }
+          ++index;
+          if (!keep || !co_await out.send(std::move(*x)))
+            co_return;
+        }
+      });
+  }
+
+  /// Pairs every item with its index: (0, x0), (1, x1), ...
+  flow<std::pair<uint64_t, T>> enumerate(stage_options so = {}) && {
+    using U = std::pair<uint64_t, T>;
+    return std::move(*this).template stage<U>(
+      "enumerate", so, [](receiver<T> in, sender<U> out) -> task<> {
+        for (uint64_t i = 0;; ++i) {
+          auto x = co_await in.recv();
+          if (!x || !co_await out.send(U{i, std::move(*x)}))
+            co_return;
+        }
+      });
+  }
+
+  /// `f` maps every item to a range; its elements follow one by one.
+  template <class F>
+  auto flat_map(F f, stage_options so = {}) && {
+    static_assert(std::is_invocable_v<F&, T&&>,
+                  "flat_map(f): f must be callable with the stream's item "
+                  "type T and return a range");
+    using range =
+      typename detail::body_result<std::is_invocable_v<F&, T&&>, F, T>::type;
+    using U = std::decay_t<decltype(*std::begin(std::declval<range&>()))>;
+    return std::move(*this).template stage<U>(
+      "flat_map", so,
+      [f = std::move(f)](receiver<T> in, sender<U> out) mutable -> task<> {
+        size_t index = 0;
+        while (auto x = co_await in.recv()) {
+          std::optional<range> ys;
+          try {
+            ys.emplace(f(std::move(*x)));
+          } catch (...) {
+            detail::rethrow_at(index);
+          }
+          ++index;
+          for (auto& y : *ys)
+            if (!co_await out.send(U(std::move(y))))
+              co_return;
+        }
+      });
+  }
+
+  /// Groups items into vectors of `k` (the last one may be shorter).
+  /// `batch(0)` is an error.
+  flow<std::vector<T>> batch(size_t k, stage_options so = {}) && {
+    using U = std::vector<T>;
+    if (k == 0)
+      return flow<U>{nullptr,
+                     make_error(error_code::invalid_argument,
+                                "batch(0): a batch holds at least one item")};
+    return std::move(*this).template stage<U>(
+      "batch", so, [k](receiver<T> in, sender<U> out) -> task<> {
+        U buf;
+        buf.reserve(k);
+        while (auto x = co_await in.recv()) {
+          buf.push_back(std::move(*x));
+          if (buf.size() == k) {
+            if (!co_await out.send(std::exchange(buf, U{})))
+              co_return;
+            buf.reserve(k);
+          }
+        }
+        if (!buf.empty())
+          (void)co_await out.send(std::move(buf));
+      });
+  }
+
+  /// The inverse of `batch`: the elements of each item (a range), in order.
+  auto unbatch(stage_options so = {}) && {
+    return std::move(*this).flat_map([](T xs) { return xs; }, so);
+  }
+
   /// `n` worker actors apply `f` to the items in parallel; a gather actor
   /// restores the input order. Dispatch is demand-driven, and at most
   /// `window` items (default 64 per worker) are between the dispatcher and
@@ -388,6 +506,47 @@ public:
           ++index;
         }
       });
+  }
+
+  /// Folds with the first item as the initial value; an empty stream yields
+  /// `error_code::invalid_argument` ("reduce of an empty stream").
+  template <class F>
+  pipeline<T> reduce(F f, stage_options so = {}) && {
+    static_assert(std::is_invocable_r_v<T, F&, T&, T&&>,
+                  "reduce(f): f must be callable as f(T&, T) and return T");
+    using acc_t = std::optional<T>;
+    auto inner = std::move(*this).fold(
+      acc_t{},
+      [f = std::move(f)](acc_t& acc, T&& x) mutable {
+        if (!acc)
+          acc.emplace(std::move(x));
+        else
+          acc.emplace(f(*acc, std::move(x)));
+        return std::move(acc);
+      },
+      so);
+    return pipeline<T>::map_from(std::move(inner), [](acc_t&& acc) {
+      if (!acc)
+        return caf::expected<T>{make_error(error_code::invalid_argument,
+                                           "reduce of an empty stream")};
+      return caf::expected<T>{std::move(*acc)};
+    });
+  }
+
+  /// `n` worker actors call `f` on the items (in no particular order): the
+  /// parallel sink.
+  template <class F>
+  pipeline<caf::unit_t> parallel_for_each(size_t n, F f) && {
+    static_assert(std::is_invocable_v<F&, T&&>,
+                  "parallel_for_each(n, f): f must be callable with the "
+                  "stream's item type T");
+    return std::move(*this)
+      .parallel_then_unordered(n,
+                               [f = std::move(f)](T&& x) mutable {
+                                 f(std::move(x));
+                                 return uint8_t{0};
+                               })
+      .for_each([](uint8_t) {});
   }
 
   /// Collects every item into a vector, in stream order.
