@@ -25,6 +25,8 @@ std::string to_string(error_code x) {
       return "receivers_gone";
     case error_code::peer_lost:
       return "peer_lost";
+    case error_code::cancelled:
+      return "cancelled";
   }
   return "unknown_actorflow_error";
 }

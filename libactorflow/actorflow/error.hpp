@@ -37,6 +37,8 @@ enum class error_code : uint8_t {
   receivers_gone,
   /// The actor that hosted an endpoint or a stage terminated unexpectedly.
   peer_lost,
+  /// A pipeline was cancelled.
+  cancelled,
 };
 
 /// The CAF error category of actorflow's errors.

@@ -21,4 +21,64 @@ void rethrow_at(size_t index) {
   }
 }
 
+void run_state::worker_done(const caf::error& err) {
+  std::vector<worker> to_cancel;
+  std::function<void()> then;
+  {
+    std::lock_guard guard{mtx};
+    if (err && !first)
+      first = err;
+    if (err && !cancelled) {
+      cancelled = true;
+      to_cancel = workers;
+    }
+    --running;
+    then = check_finished();
+  }
+  cv.notify_all();
+  for (auto& w : to_cancel)
+    w.cancel();
+  if (then)
+    then();
+}
+
+void run_state::mark_built() {
+  std::function<void()> then;
+  {
+    std::lock_guard guard{mtx};
+    built = true;
+    then = check_finished();
+  }
+  cv.notify_all();
+  if (then)
+    then();
+}
+
+void run_state::cancel(caf::error why) {
+  std::vector<worker> to_cancel;
+  {
+    std::lock_guard guard{mtx};
+    if (!first)
+      first = std::move(why);
+    if (cancelled)
+      return;
+    cancelled = true;
+    to_cancel = workers;
+  }
+  for (auto& w : to_cancel)
+    w.cancel();
+}
+
+void run_state::wait() {
+  std::unique_lock guard{mtx};
+  cv.wait(guard, [this] { return finished; });
+}
+
+std::function<void()> run_state::check_finished() {
+  if (finished || !built || running > 0)
+    return nullptr;
+  finished = true;
+  return std::exchange(on_finished, nullptr);
+}
+
 } // namespace actorflow::detail

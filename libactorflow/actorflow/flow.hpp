@@ -17,6 +17,8 @@
 #include <caf/expected.hpp>
 #include <caf/unit.hpp>
 
+#include <thread>
+
 #include <condition_variable>
 #include <mutex>
 
@@ -49,24 +51,49 @@ namespace detail {
 
 /// What building a pipeline collects: the workers it spawned (in data-path
 /// order, source first) and the first error found while building.
+/// What the workers of one pipeline run share: how many still run, the
+/// first error, and who waits for the end.
+struct ACTORFLOW_EXPORT run_state {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<worker> workers;
+  size_t running = 0;
+  bool built = false;
+  bool finished = false;
+  bool cancelled = false;
+  caf::error first;
+  std::function<void()> on_finished;
+
+  /// A worker ended. The first error cancels every other worker, so that a
+  /// failing stage ends the whole pipeline (an endless source too).
+  void worker_done(const caf::error& err);
+
+  /// Every stage is spawned.
+  void mark_built();
+
+  /// Stops every stage; `why` becomes the pipeline's error unless it failed
+  /// already.
+  void cancel(caf::error why);
+
+  /// Blocks until every worker ended.
+  void wait();
+
+private:
+  /// Called with `mtx` held; returns what to call after unlocking.
+  std::function<void()> check_finished();
+};
+
+/// What building a pipeline collects: the workers it spawned (in data-path
+/// order, source first) and the first error found while building.
 struct build_context {
   build_context(caf::actor_system& sys, run_options opts)
     : sys(sys), opts(opts), state(std::make_shared<run_state>()) {
     // nop
   }
 
-  /// Shared with every worker's exit listener.
-  struct run_state {
-    std::mutex mtx;
-    std::condition_variable cv;
-    size_t running = 0;
-    caf::error first;
-  };
-
   caf::actor_system& sys;
   run_options opts;
   std::shared_ptr<run_state> state;
-  std::vector<worker> workers;
   caf::error error;
   size_t stages = 0;
 
@@ -97,34 +124,18 @@ struct build_context {
     worker_options wo;
     wo.name = std::move(name);
     wo.on_exit = [st = state](const caf::error& err) {
-      std::lock_guard guard{st->mtx};
-      if (err && !st->first)
-        st->first = err;
-      --st->running;
-      st->cv.notify_all();
+      st->worker_done(err);
     };
-    workers.push_back(
-      spawn_worker(sys, std::move(wo), std::move(f), std::forward<Ts>(xs)...));
-  }
-
-  /// Waits until every worker ended. The first error cancels the others, so
-  /// that a failing stage ends the whole pipeline (an endless source too).
-  /// Returns that first error.
-  caf::error join() {
-    std::unique_lock guard{state->mtx};
-    bool cancelled = false;
-    while (state->running > 0) {
-      if (state->first && !cancelled) {
-        cancelled = true;
-        guard.unlock();
-        for (auto& w : workers)
-          w.cancel();
-        guard.lock();
-        continue;
-      }
-      state->cv.wait(guard);
+    auto w = spawn_worker(sys, std::move(wo), std::move(f),
+                          std::forward<Ts>(xs)...);
+    bool cancel_now = false;
+    {
+      std::lock_guard guard{state->mtx};
+      state->workers.push_back(w);
+      cancel_now = state->cancelled;
     }
-    return state->first;
+    if (cancel_now)
+      w.cancel();
   }
 };
 
@@ -162,6 +173,113 @@ class flow;
 template <class R>
 class pipeline;
 
+/// Sent to the actor given to `running::notify` when a pipeline ends: with
+/// the result, or with the error.
+using done_atom = caf::atom_constant<caf::atom("af_done")>;
+
+/// A started pipeline. Copyable; every copy refers to the same run.
+///
+/// ~~~
+/// auto run = actorflow::iota(0, 1000).then(f).collect().start(sys);
+/// run.notify(self); // self gets (done_atom, std::vector<int>) or
+///                   //           (done_atom, caf::error)
+/// ~~~
+template <class R>
+class running {
+public:
+  /// @private
+  explicit running(caf::error err) : error_(std::move(err)) {
+    // nop
+  }
+
+  /// @private
+  running(std::shared_ptr<detail::run_state> st, std::function<R()> result)
+    : state_(std::move(st)),
+      result_(std::make_shared<std::function<R()>>(std::move(result))) {
+    // nop
+  }
+
+  /// @private Runs `runner` on a thread of its own.
+  static running detached(
+    caf::actor_system& sys,
+    std::function<caf::expected<R>(caf::actor_system&, run_options)> runner,
+    run_options opts) {
+    auto out = std::make_shared<std::optional<caf::expected<R>>>();
+    auto st = std::make_shared<detail::run_state>();
+    {
+      std::lock_guard guard{st->mtx};
+      ++st->running;
+    }
+    st->mark_built();
+    std::thread{[&sys, runner = std::move(runner), opts, out, st] {
+      *out = runner(sys, opts);
+      auto& res = **out;
+      st->worker_done(res ? caf::error{} : res.error());
+    }}.detach();
+    std::function<R()> get = [out]() -> R {
+      auto& res = **out;
+      if constexpr (std::is_same_v<R, caf::unit_t>)
+        return caf::unit; // caf::expected<unit_t> holds no value
+      else
+        return std::move(*res);
+    };
+    return running{st, std::move(get)};
+  }
+
+  /// Blocks until the pipeline ended; returns its result or first error.
+  /// Never call this inside a worker.
+  caf::expected<R> wait() {
+    if (error_)
+      return error_;
+    state_->wait();
+    if (state_->first)
+      return state_->first;
+    return (*result_)();
+  }
+
+  /// True once every stage ended.
+  bool done() const {
+    if (!state_)
+      return true;
+    std::lock_guard guard{state_->mtx};
+    return state_->finished;
+  }
+
+  /// Stops the source and every stage; `wait` then yields
+  /// `error_code::cancelled` (unless the pipeline failed before).
+  void cancel() {
+    if (state_)
+      state_->cancel(make_error(error_code::cancelled, "pipeline cancelled"));
+  }
+
+  /// Sends `(done_atom, R)` or `(done_atom, caf::error)` to `whom` when the
+  /// pipeline ended (at once if it did already).
+  void notify(caf::actor whom) {
+    if (!state_) {
+      caf::anon_send(whom, done_atom::value, error_);
+      return;
+    }
+    auto deliver = [st = state_, res = result_, whom] {
+      if (st->first)
+        caf::anon_send(whom, done_atom::value, st->first);
+      else
+        caf::anon_send(whom, done_atom::value, (*res)());
+    };
+    std::unique_lock guard{state_->mtx};
+    if (state_->finished) {
+      guard.unlock();
+      deliver();
+    } else {
+      state_->on_finished = std::move(deliver);
+    }
+  }
+
+private:
+  caf::error error_;
+  std::shared_ptr<detail::run_state> state_;
+  std::shared_ptr<std::function<R()>> result_;
+};
+
 /// A runnable pipeline that produces an `R` (`caf::unit_t` for `for_each`).
 ///
 /// ~~~
@@ -185,6 +303,31 @@ public:
     // nop
   }
 
+  /// Spawns every stage and returns at once with a handle to the running
+  /// pipeline. Usable from inside an actor: `notify` delivers the outcome
+  /// as a message, `cancel` stops it.
+  running<R> start(caf::actor_system& sys, run_options opts = {}) && {
+    if (runner_) {
+      // A pipeline derived from another one (e.g. reduce): run it on a
+      // thread of its own so that start never blocks.
+      auto runner = std::exchange(runner_, nullptr);
+      return running<R>::detached(sys, std::move(runner), opts);
+    }
+    if (err_)
+      return running<R>{err_};
+    if (!start_)
+      return running<R>{make_error(error_code::invalid_argument,
+                                   "pipeline started twice, or after it was "
+                                   "moved from")};
+    auto start = std::exchange(start_, nullptr);
+    detail::build_context ctx{sys, opts};
+    auto result = start(ctx);
+    if (ctx.error)
+      ctx.state->cancel(ctx.error);
+    ctx.state->mark_built();
+    return running<R>{ctx.state, std::move(result)};
+  }
+
   /// Spawns every stage, waits for the pipeline to finish (blocking the
   /// calling thread) and returns its result, or the first error: a stage's
   /// exception (naming the stage and the item's index), or a mistake in how
@@ -192,22 +335,7 @@ public:
   caf::expected<R> run(caf::actor_system& sys, run_options opts = {}) && {
     if (runner_)
       return std::exchange(runner_, nullptr)(sys, opts);
-    if (err_)
-      return err_;
-    if (!start_)
-      return make_error(error_code::invalid_argument,
-                        "pipeline::run on a pipeline that was moved from or "
-                        "already run");
-    auto start = std::move(start_);
-    start_ = nullptr;
-    detail::build_context ctx{sys, opts};
-    auto result = start(ctx);
-    auto err = ctx.join();
-    if (ctx.error)
-      return ctx.error;
-    if (err)
-      return err;
-    return result();
+    return std::move(*this).start(sys, opts).wait();
   }
 
   /// @private Runs `inner` and maps its result with `g(R2&&) ->
