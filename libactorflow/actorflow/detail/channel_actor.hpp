@@ -81,7 +81,7 @@ public:
         auto i = txs_.find(id);
         if (i == txs_.end())
           return;
-        watch(hdl);
+        watch(hdl).txs.push_back(id);
         i->second.host = std::move(hdl);
         if (rx_gone_sent_)
           send(i->second.host, rx_gone_atom::value, id, std::vector<T>{},
@@ -91,7 +91,7 @@ public:
         auto i = rxs_.find(id);
         if (i == rxs_.end())
           return;
-        watch(hdl);
+        watch(hdl).rxs.push_back(id);
         i->second.host = std::move(hdl);
         settle(id);
       },
@@ -199,6 +199,9 @@ private:
 
   struct host_info {
     size_t refs = 0;
+    /// Endpoints bound to this host (some may be gone meanwhile).
+    std::vector<uint64_t> txs;
+    std::vector<uint64_t> rxs;
   };
 
   // -- accounting ------------------------------------------------------------
@@ -310,9 +313,11 @@ private:
 
   // -- membership ------------------------------------------------------------
 
-  void watch(const caf::actor& hdl) {
-    if (hosts_[hdl.address()].refs++ == 0)
+  host_info& watch(const caf::actor& hdl) {
+    auto& info = hosts_[hdl.address()];
+    if (info.refs++ == 0)
       monitor(hdl);
+    return info;
   }
 
   void release_host(const caf::actor_addr& addr) {
@@ -405,7 +410,13 @@ private:
   }
 
   void on_down(const caf::down_msg& dm) {
-    hosts_.erase(dm.source);
+    // Only the endpoints bound to the dead host: O(its endpoints), so that
+    // cancelling many workers of one channel stays linear.
+    host_info info;
+    if (auto i = hosts_.find(dm.source); i != hosts_.end()) {
+      info = std::move(i->second);
+      hosts_.erase(i);
+    }
     for (auto i = bouncing_rxs_.begin(); i != bouncing_rxs_.end();) {
       if (i->second.host == dm.source) {
         // Items on their way to a receiver that died are gone with it.
@@ -416,21 +427,18 @@ private:
         ++i;
       }
     }
-    for (auto i = txs_.begin(); i != txs_.end();) {
-      if (i->second.host.address() == dm.source) {
+    for (auto id : info.txs) {
+      auto i = txs_.find(id);
+      if (i != txs_.end() && i->second.host.address() == dm.source) {
         i->second.host = nullptr;
-        auto id = (i++)->first;
         drop_tx(id);
-      } else {
-        ++i;
       }
     }
-    for (auto i = rxs_.begin(); i != rxs_.end();) {
-      if (i->second.host.address() == dm.source) {
+    for (auto id : info.rxs) {
+      auto i = rxs_.find(id);
+      if (i != rxs_.end() && i->second.host.address() == dm.source) {
         i->second.host = nullptr;
-        drop_rx(i++);
-      } else {
-        ++i;
+        drop_rx(i);
       }
     }
     settle();

@@ -1,0 +1,124 @@
+// Shared helpers of the actorflow test suites (not a suite itself).
+
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "actorflow/all.hpp"
+
+namespace actorflow {
+
+/// Lets BOOST_TEST print error codes (found by ADL).
+inline std::ostream& boost_test_print_type(std::ostream& os, error_code x) {
+  return os << to_string(x);
+}
+
+} // namespace actorflow
+
+namespace actorflow_test {
+
+using namespace std::chrono_literals;
+
+/// Aborts the process if the test case runs longer than `limit`: a hang is a
+/// failure, and a hung actor_system destructor would otherwise stall the
+/// whole suite until ctest kills it. A bounded wait, not a sleep.
+class watchdog {
+public:
+  explicit watchdog(std::chrono::seconds limit = 30s) {
+    auto name = boost::unit_test::framework::current_test_case().p_name.get();
+    thread_ = std::thread([this, limit, name] {
+      std::unique_lock guard{mtx_};
+      if (!cv_.wait_for(guard, limit, [this] { return stop_; })) {
+        std::fprintf(stderr,
+                     "\n*** WATCHDOG: test case '%s' did not finish within "
+                     "%lld s (hang); aborting the suite\n",
+                     name.c_str(), static_cast<long long>(limit.count()));
+        std::fflush(stderr);
+        std::_Exit(3);
+      }
+    });
+  }
+
+  ~watchdog() {
+    {
+      std::lock_guard guard{mtx_};
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+inline caf::actor_system_config& prepare(caf::actor_system_config& cfg) {
+  actorflow::init(cfg);
+  // Like the CI box: two scheduler threads (CAF's default is max(4, cores)).
+  cfg.set("scheduler.max-threads", 2);
+  return cfg;
+}
+
+/// One actor system per test case. Members are destroyed in reverse order:
+/// the system shuts down (waiting for every actor) before the watchdog stops
+/// watching, so a hanging shutdown is caught too.
+struct system_fixture {
+  watchdog dog;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{prepare(cfg)};
+};
+
+/// Busy work of about `d` (no sleep: the consumer stays on its thread).
+inline void spin_for(std::chrono::nanoseconds d) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+    // spin
+  }
+}
+
+/// Resident set size of this process in bytes (VmRSS of /proc/self/status).
+inline long long rss_bytes() {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stoll(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+/// Waits (bounded, spinning with yields: no sleep) until `pred` holds.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 5000ms) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+inline bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+} // namespace actorflow_test
