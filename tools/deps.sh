@@ -12,6 +12,7 @@ packages=(
   libboost-test-dev
   libtbb-dev
   libbenchmark-dev
+  clang-format
 )
 
 missing=()
