@@ -390,16 +390,34 @@ public:
   std::optional<T> blocking_recv(const Self& self) {
     if (mode_ != mode::blocking)
       bind_blocking(self, bind_rx_atom::value);
+    // Fast path: the thread owns `local_`, a whole batch taken under one
+    // lock; it reports consumption under the lock once per half window.
+    if (lpos_ < local_.size() && (consumed_ + 1) * 2 < window()) {
+      ++consumed_;
+      return std::optional<T>{std::move(local_[lpos_++])};
+    }
     std::unique_lock guard{mtx_};
     // Items returned by earlier calls count as consumed from here on.
-    if (pos_ == in_.size() || consumed_ * 2 >= window())
+    if (lpos_ == local_.size() || consumed_ * 2 >= window())
       report();
-    while (pos_ == in_.size() && !eos_)
-      cv_.wait(guard);
-    if (pos_ == in_.size())
-      return std::nullopt;
+    if (lpos_ == local_.size()) {
+      while (pos_ == in_.size() && !eos_)
+        cv_.wait(guard);
+      if (pos_ == in_.size())
+        return std::nullopt;
+      local_.clear();
+      if (pos_ == 0) {
+        local_.swap(in_);
+      } else {
+        local_.assign(std::make_move_iterator(in_.begin() + pos_),
+                      std::make_move_iterator(in_.end()));
+        in_.clear();
+      }
+      lpos_ = 0;
+      pos_ = 0;
+    }
     ++consumed_;
-    return std::optional<T>{std::move(in_[pos_++])};
+    return std::optional<T>{std::move(local_[lpos_++])};
   }
 
   // -- both --------------------------------------------------------------------
@@ -410,10 +428,15 @@ public:
       guard.lock();
     if (mode_ == mode::closed)
       return;
+    // Unconsumed items, oldest first: the thread's batch, then the rest.
     std::vector<T> rest;
-    rest.reserve(in_.size() - pos_);
+    rest.reserve(local_.size() - lpos_ + in_.size() - pos_);
+    for (auto i = lpos_; i < local_.size(); ++i)
+      rest.push_back(std::move(local_[i]));
     for (auto i = pos_; i < in_.size(); ++i)
       rest.push_back(std::move(in_[i]));
+    local_.clear();
+    lpos_ = 0;
     in_.clear();
     pos_ = 0;
     to_channel(close_rx_atom::value, id(), std::move(rest),
@@ -465,7 +488,8 @@ private:
 
   /// Reports consumption and tops up the read-ahead window.
   void report() {
-    auto buffered = static_cast<uint32_t>(in_.size() - pos_);
+    auto buffered
+      = static_cast<uint32_t>(in_.size() - pos_ + local_.size() - lpos_);
     uint32_t demand = 0;
     if (!eos_) {
       auto have = buffered + outstanding_;
@@ -479,6 +503,9 @@ private:
   }
 
   std::vector<T> in_;
+  // Blocking mode only: the batch the thread works through without a lock.
+  std::vector<T> local_;
+  size_t lpos_ = 0;
   uint32_t half_window_ = (params_.window() + 1) / 2; // consumed_ * 2 >= window
   size_t pos_ = 0;
   uint32_t consumed_ = 0;
