@@ -746,6 +746,19 @@ public:
     }};
   }
 
+  /// @private Hands out what builds this flow (it is consumed).
+  std::pair<detail::build_fn<T>, caf::error> release() && {
+    if (err_ || !build_)
+      return {nullptr, moved_or(err_)};
+    return {std::exchange(build_, nullptr), caf::error{}};
+  }
+
+  /// Routes every item to one of `n` worker actors by `key(item)`: items with
+  /// the same key go to the same worker, so per-key state and per-key order
+  /// hold. Output is in completion order across keys.
+  template <class K, class F>
+  auto route_by_key(size_t n, K key, F f) &&;
+
 private:
   template <bool Ordered, class F>
   auto scatter_gather(size_t n, F f, size_t window) &&;
@@ -808,6 +821,33 @@ auto from(Range xs) {
         return std::optional<T>{};
       return std::optional<T>{*(*it)++};
     });
+}
+
+/// All items of several flows of the same type, interleaved as they come:
+/// the merged stream ends when every input ended.
+template <class T, class... Flows>
+flow<T> merge(flow<T> first, Flows... rest) {
+  static_assert((std::is_same_v<Flows, flow<T>> && ...),
+                "merge(a, b, ...): every input must be a flow of the same "
+                "item type");
+  std::vector<detail::build_fn<T>> builds;
+  caf::error err;
+  auto add = [&](auto&& f) {
+    auto [b, e] = std::move(f).release();
+    if (e && !err)
+      err = std::move(e);
+    builds.push_back(std::move(b));
+  };
+  add(std::move(first));
+  (add(std::move(rest)), ...);
+  if (err)
+    return flow<T>{nullptr, std::move(err)};
+  return flow<T>{[builds](detail::build_context& ctx, sender<T> out) {
+    // Every input gets a sender of its own; the channel into the next stage
+    // ends when the last of them is done.
+    for (auto& b : builds)
+      b(ctx, sender<T>{out});
+  }};
 }
 
 /// first, first+1, ..., last-1.

@@ -136,4 +136,86 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
   }};
 }
 
+template <class T>
+template <class K, class F>
+auto flow<T>::route_by_key(size_t n, K key, F f) && {
+  static_assert(std::is_invocable_v<K&, const T&>,
+                "route_by_key(n, key, f): key must be callable with const T&");
+  using key_t = std::decay_t<std::invoke_result_t<K&, const T&>>;
+  static_assert(std::is_invocable_v<std::hash<key_t>&, const key_t&>,
+                "route_by_key(n, key, f): the key type must be hashable "
+                "with std::hash");
+  constexpr bool invocable = std::is_invocable_v<F&, T&&>;
+  static_assert(invocable, "route_by_key(n, key, f): f must be callable with "
+                           "the stream's item type T");
+  using raw = typename detail::body_result<invocable, F, T>::type;
+  using U = typename detail::stage_value<raw>::type;
+  if (n == 0)
+    return flow<U>{nullptr,
+                   make_error(error_code::invalid_argument,
+                              "route_by_key(0, key, f): needs at least one "
+                              "worker")};
+  if (err_ || !build_)
+    return flow<U>{nullptr, moved_or(err_)};
+  auto build = std::move(build_);
+  return flow<U>{[build = std::move(build), n, key = std::move(key),
+                  f = std::move(f)](detail::build_context& ctx, sender<U> out) {
+    auto in = ctx.make_channel<T>({});
+    if (!in)
+      return;
+    std::vector<sender<T>> lanes;
+    std::vector<receiver<T>> lane_rx;
+    for (size_t i = 0; i < n; ++i) {
+      auto lane = ctx.make_channel<T>({});
+      if (!lane)
+        return;
+      lanes.push_back(std::move(lane->tx));
+      lane_rx.push_back(std::move(lane->rx));
+    }
+    build(ctx, std::move(in->tx));
+    auto base = ctx.stage_name("route_by_key");
+    // -- scatter: one lane per worker, chosen by the key's hash --
+    ctx.spawn(
+      base + ".scatter",
+      [key](receiver<T> in, std::vector<sender<T>> lanes) mutable -> task<> {
+        size_t index = 0;
+        while (auto x = co_await in.recv()) {
+          size_t lane = 0;
+          try {
+            lane = std::hash<key_t>{}(key(std::as_const(*x))) % lanes.size();
+          } catch (...) {
+            detail::rethrow_at(index);
+          }
+          ++index;
+          if (!co_await lanes[lane].send(std::move(*x)))
+            co_return;
+        }
+      },
+      std::move(in->rx), std::move(lanes));
+    // -- workers, writing into copies of `out` (the gather is the channel) --
+    for (size_t i = 0; i < n; ++i) {
+      ctx.spawn(
+        base + ".worker" + std::to_string(i + 1),
+        [f](receiver<T> lane, sender<U> out) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await lane.recv()) {
+            std::optional<U> y;
+            try {
+              if constexpr (detail::is_task<raw>::value)
+                y.emplace(co_await f(std::move(*x)));
+              else
+                y.emplace(f(std::move(*x)));
+            } catch (...) {
+              detail::rethrow_at(index);
+            }
+            ++index;
+            if (!co_await out.send(std::move(*y)))
+              co_return;
+          }
+        },
+        std::move(lane_rx[i]), sender<U>{out});
+    }
+  }};
+}
+
 } // namespace actorflow
