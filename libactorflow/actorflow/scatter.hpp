@@ -53,7 +53,7 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
     auto in = ctx.make_channel<T>({});
     // Small batches towards the workers keep dispatch demand-driven: a busy
     // worker does not sit on items that an idle one could take.
-    auto work = ctx.make_channel<job>({std::max<size_t>(4 * n, 8), 2});
+    auto work = ctx.make_channel<job>({32 * n, 8});
     auto results = ctx.make_channel<done>({window, 0});
     auto tokens = ctx.make_channel<uint8_t>({window, 0});
     if (!in || !work || !results || !tokens)

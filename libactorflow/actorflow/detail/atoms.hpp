@@ -16,7 +16,8 @@
 ///   (close_rx, id, vector<T> unconsumed, u32 consumed)
 /// To a host actor:
 ///   (credit, id, u32 n), (items, id, vector<T>), (eos, id),
-///   (rx_gone, id, vector<T> returned, u64 seen), (ring, id), (close_ack, id)
+///   (rx_gone, id, vector<T> returned, u64 seen), (ring, id), (close_ack, id),
+///   (recall, id): give unused credit back if idle (others wait for it)
 ///
 /// A host that receives items or returned items for an endpoint it no longer
 /// has bounces the message back to the channel unchanged. A host does not
@@ -40,5 +41,6 @@ using ring_atom = caf::atom_constant<caf::atom("af_ring")>;
 using stats_atom = caf::atom_constant<caf::atom("af_stats")>;
 using join_atom = caf::atom_constant<caf::atom("af_join")>;
 using close_ack_atom = caf::atom_constant<caf::atom("af_cack")>;
+using recall_atom = caf::atom_constant<caf::atom("af_recall")>;
 
 } // namespace actorflow::detail

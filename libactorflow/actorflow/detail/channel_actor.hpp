@@ -169,6 +169,8 @@ private:
     caf::actor host;
     uint32_t granted = 0;
     uint32_t want = 0;
+    /// Asked to give unused credit back; cleared by its next push.
+    bool recalled = false;
     /// Items received from this sender so far.
     uint64_t seen = 0;
   };
@@ -231,6 +233,7 @@ private:
       i->second.granted -= used;
       granted_ -= used;
       i->second.seen += n;
+      i->second.recalled = false;
     }
     if (n == 0)
       return;
@@ -516,8 +519,10 @@ private:
   void grant() {
     while (!waiting_.empty()) {
       auto cap = free_capacity();
-      if (cap == 0)
+      if (cap == 0) {
+        recall();
         return;
+      }
       auto id = waiting_.front();
       auto i = txs_.find(id);
       if (i == txs_.end() || i->second.want == 0 || !i->second.host) {
@@ -533,6 +538,19 @@ private:
       send(tx.host, credit_atom::value, id, n);
       if (tx.want == 0)
         waiting_.pop_front();
+    }
+  }
+
+  /// Senders keep unused credit while idle (no round trip when they resume);
+  /// when others wait for capacity, idle holders are asked to give it back.
+  void recall() {
+    if (granted_ == 0)
+      return;
+    for (auto& [id, tx] : txs_) {
+      if (tx.granted > 0 && tx.want == 0 && !tx.recalled && tx.host) {
+        tx.recalled = true;
+        send(tx.host, recall_atom::value, id);
+      }
     }
   }
 

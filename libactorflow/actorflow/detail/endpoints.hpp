@@ -295,6 +295,12 @@ public:
       returned_.insert(returned_.end(), std::make_move_iterator(out_.begin()),
                        std::make_move_iterator(out_.end()));
       out_.clear();
+    } else if (msg.match_element<recall_atom>(0)) {
+      // Others wait for capacity: give back what this sender is not using
+      // right now (a worker waiting for credit holds none).
+      if (credit_ > 0 && (mode_ == mode::blocking || !waiter_))
+        push(0, std::exchange(credit_, 0));
+      return;
     } else {
       mark_dirty(); // ring: flush does the work
       return;
@@ -312,10 +318,11 @@ public:
         // The coroutine waits for credit: make sure the channel knows.
         if (!out_.empty() || target_ != params_.window())
           push(params_.window(), 0);
-      } else if (!out_.empty() || credit_ > 0 || target_ != 0) {
-        // The coroutine waits elsewhere: give the credit back, so that an
-        // idle sender never holds capacity hostage.
-        push(0, std::exchange(credit_, 0));
+      } else if (!out_.empty()) {
+        // The coroutine waits elsewhere: send what it produced and keep the
+        // credit for its next items. Should other senders need it, the
+        // channel recalls it, so an idle sender never holds it hostage.
+        push(target_, 0);
       }
     } else if (mode_ == mode::blocking) {
       std::lock_guard guard{mtx_};
