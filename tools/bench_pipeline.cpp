@@ -16,24 +16,32 @@
 //   d  the same, but the queue moves std::vector<int> batches of up to 256
 //      items, at most C items queued (the batched peer)
 //   e  a sequential loop (the floor on work)
+//   f  actorflow stream DSL: the same pipeline written as
+//      iota<int64_t>(0, N).then(x+1).then(x*2).fold(0, +), run with
+//      run_options{capacity C, batch K}
+//   g  oneTBB parallel_pipeline: four serial_in_order filters (source, x+1,
+//      x*2, sum), at most T live tokens (default C)
 //
 // Every variant verifies its sum; a wrong sum or a failed worker makes the
 // program exit non-zero. Each variant runs R times, interleaved (a b c d e a
 // b c ...), after one untimed warm-up round; the table shows median, min and
-// max items/s and the ratio of (a) and (b) to every peer (> 1: actorflow is
-// faster), plus the process CPU time per item (median), which stays
-// meaningful on a loaded machine.
+// max items/s and the ratio of (a), (b) and (f) to every other variant (> 1:
+// the row is faster), plus the process CPU time per item (median), which
+// stays meaningful on a loaded machine. Pairwise ratios of (f), (a) and (g)
+// are also given as the median of per-round ratios (runs of one round are
+// back to back, so they see similar load).
 //
 // Usage: bench_pipeline [options] [-- CAF options]
 //   --items N              items per run (default 10000000)
 //   --capacity C           channel / queue capacity in items (default 1024)
 //   --runs R               timed runs per variant (default 5)
-//   --variants LIST        subset of "abcde" to run (default abcde)
+//   --variants LIST        subset of "abcdefg" to run (default abcdefg)
 //   --warmup N             items of the untimed warm-up round (default N/10,
 //                          0 disables it)
 //   --af-batch K           actorflow channel_options.batch (default 0: the
 //                          library's choice, min(C, 256))
 //   --queue-batch B        batch size of variant d (default 256)
+//   --tbb-tokens T         max_number_of_live_tokens of variant g (default C)
 //   --scheduler-threads T  shorthand for --scheduler.max-threads=T
 //   --csv                  CSV on stdout instead of Markdown (settings go
 //                          to stderr)
@@ -52,6 +60,7 @@
 #include <ctime>
 #include <deque>
 #include <exception>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <limits>
@@ -66,6 +75,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/all.hpp>
+
+#include <oneapi/tbb/parallel_pipeline.h>
 
 #include "actorflow/all.hpp"
 
@@ -84,18 +95,20 @@ struct options {
   int64_t items = 10'000'000;
   size_t capacity = 1024;
   int runs = 5;
-  std::string variants = "abcde";
+  std::string variants = "abcdefg";
   int64_t warmup = -1; // -1: items / 10
   uint32_t af_batch = 0;
   size_t queue_batch = 256;
+  size_t tbb_tokens = 0; // 0: capacity
   int64_t scheduler_threads = 0;
   bool csv = false;
 };
 
 void usage(std::ostream& out) {
   out << "usage: bench_pipeline [--items N] [--capacity C] [--runs R]\n"
-         "         [--variants abcde] [--warmup N] [--af-batch K]\n"
-         "         [--queue-batch B] [--scheduler-threads T] [--csv]\n"
+         "         [--variants abcdefg] [--warmup N] [--af-batch K]\n"
+         "         [--queue-batch B] [--tbb-tokens T] [--scheduler-threads T]\n"
+         "         [--csv]\n"
          "         [CAF options, e.g. --scheduler.max-threads=2] [-- CAF "
          "options]\n"
          "pipeline: source 0..N-1 -> x+1 -> x*2 -> sum (= N*(N+1))\n"
@@ -108,6 +121,10 @@ void usage(std::ostream& out) {
          "  d  4 std::threads, same queue moving vector<int> batches "
          "(<= C items queued)\n"
          "  e  sequential loop\n"
+         "  f  actorflow stream DSL: iota(0, N).then(x+1).then(x*2)"
+         ".fold(0, +), capacity C\n"
+         "  g  oneTBB parallel_pipeline, 4 serial_in_order filters, "
+         "T live tokens (default C)\n"
          "`bench_pipeline -- --long-help` lists CAF's options.\n";
 }
 
@@ -171,6 +188,11 @@ std::vector<std::string> parse_args(int argc, char** argv, options& opt,
       if (b < 1)
         die("--queue-batch must be at least 1");
       opt.queue_batch = static_cast<size_t>(b);
+    } else if (name == "--tbb-tokens") {
+      auto t = to_int(name, next());
+      if (t < 1)
+        die("--tbb-tokens must be at least 1");
+      opt.tbb_tokens = static_cast<size_t>(t);
     } else if (name == "--scheduler-threads") {
       opt.scheduler_threads = to_int(name, next());
       if (opt.scheduler_threads < 1)
@@ -189,8 +211,10 @@ std::vector<std::string> parse_args(int argc, char** argv, options& opt,
   if (opt.runs < 1 || opt.runs > 1000)
     die("--runs must be in [1, 1000]");
   if (opt.variants.empty()
-      || opt.variants.find_first_not_of("abcde") != std::string::npos)
-    die("--variants takes letters from 'abcde'");
+      || opt.variants.find_first_not_of("abcdefg") != std::string::npos)
+    die("--variants takes letters from 'abcdefg'");
+  if (opt.tbb_tokens == 0)
+    opt.tbb_tokens = opt.capacity;
   if (opt.warmup < 0)
     opt.warmup = std::max<int64_t>(1, opt.items / 10);
   if (opt.warmup > opt.items)
@@ -224,6 +248,15 @@ void check(char variant, const char* what, const caf::error& err) {
 struct af_probe {
   actorflow::channel_metrics ch[3];
 };
+
+/// The first three fields of /proc/loadavg ("?" if unreadable).
+std::string loadavg() {
+  std::ifstream in{"/proc/loadavg"};
+  std::string a, b, c;
+  if (!(in >> a >> b >> c))
+    return "?";
+  return a + " " + b + " " + c;
+}
 
 double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
@@ -540,6 +573,52 @@ double run_sequential(int n) {
   return dt;
 }
 
+// -- (f): actorflow stream DSL ------------------------------------------------
+
+double run_af_dsl(caf::actor_system& sys, const options& opt, int n) {
+  auto t0 = clock_type::now();
+  auto sum = actorflow::iota<int64_t>(0, n)
+               .then([](int64_t x) { return x + 1; })
+               .then([](int64_t x) { return x * 2; })
+               .fold(int64_t{0},
+                     [](int64_t& acc, int64_t x) { return acc + x; })
+               .run(sys, actorflow::run_options{opt.capacity, opt.af_batch});
+  auto dt = seconds_since(t0);
+  if (!sum)
+    die("variant f: pipeline failed: " + actorflow::to_string_any(sum.error()));
+  verify('f', n, static_cast<uint64_t>(*sum));
+  return dt;
+}
+
+// -- (g): oneTBB parallel_pipeline ----------------------------------------------
+
+double run_tbb(const options& opt, int n) {
+  using tbb::filter_mode;
+  auto t0 = clock_type::now();
+  int next = 0;
+  uint64_t sum = 0;
+  tbb::parallel_pipeline(
+    opt.tbb_tokens,
+    tbb::make_filter<void, int>(filter_mode::serial_in_order,
+                                [&](tbb::flow_control& fc) {
+                                  if (next >= n) {
+                                    fc.stop();
+                                    return 0;
+                                  }
+                                  return next++;
+                                })
+      & tbb::make_filter<int, int>(filter_mode::serial_in_order,
+                                   [](int x) { return x + 1; })
+      & tbb::make_filter<int, int>(filter_mode::serial_in_order,
+                                   [](int x) { return x * 2; })
+      & tbb::make_filter<int, void>(filter_mode::serial_in_order, [&](int x) {
+          sum += static_cast<uint64_t>(x);
+        }));
+  auto dt = seconds_since(t0);
+  verify('g', n, sum);
+  return dt;
+}
+
 // -- driver ---------------------------------------------------------------------
 
 struct variant_info {
@@ -553,7 +632,11 @@ constexpr variant_info all_variants[] = {
   {'c', "std::thread + mutex/condvar queue, 1 item"},
   {'d', "std::thread + mutex/condvar queue, batches"},
   {'e', "sequential loop"},
+  {'f', "actorflow: stream DSL (iota.then.then.fold)"},
+  {'g', "oneTBB parallel_pipeline, 4 serial filters"},
 };
+
+constexpr size_t num_variants = std::size(all_variants);
 
 struct stats {
   double median = 0;
@@ -600,6 +683,10 @@ double run_variant(char id, caf::actor_system& sys, const options& opt, int n,
       return run_threads_naive(opt, n);
     case 'd':
       return run_threads_batched(opt, n);
+    case 'f':
+      return run_af_dsl(sys, opt, n);
+    case 'g':
+      return run_tbb(opt, n);
     default:
       return run_sequential(n);
   }
@@ -665,6 +752,7 @@ int main(int argc, char** argv) {
       << (opt.af_batch != 0 ? std::to_string(opt.af_batch)
                             : "default (min(C, 256))")
       << ", queue batch (d) = " << std::min(opt.queue_batch, opt.capacity)
+      << ", TBB live tokens (g) = " << opt.tbb_tokens
       << ", hardware threads = " << std::thread::hardware_concurrency()
       << "\n\nCAF scheduler: policy = " << caf::to_string(policy)
       << ", max-threads = " << max_threads
@@ -673,7 +761,7 @@ int main(int argc, char** argv) {
       << (throughput == std::numeric_limits<size_t>::max()
             ? std::string{"unlimited"}
             : std::to_string(throughput))
-      << "\n\n";
+      << ", load average at start: " << loadavg() << "\n\n";
   out.flush();
 
   std::vector<char> ids;
@@ -689,8 +777,8 @@ int main(int argc, char** argv) {
     for (auto id : ids)
       run_variant(id, sys, opt, static_cast<int>(opt.warmup), probe_for(id));
 
-  std::vector<std::vector<double>> rates(5);
-  std::vector<std::vector<double>> cpu_ns(5); // CPU ns per item
+  std::vector<std::vector<double>> rates(num_variants);
+  std::vector<std::vector<double>> cpu_ns(num_variants); // CPU ns per item
   for (int r = 0; r < opt.runs; ++r)
     for (auto id : ids) {
       auto cpu0 = process_cpu_seconds();
@@ -700,8 +788,8 @@ int main(int argc, char** argv) {
       cpu_ns[id - 'a'].push_back(cpu * 1e9 / static_cast<double>(n));
     }
 
-  stats st[5];
-  stats cpu_st[5];
+  stats st[num_variants];
+  stats cpu_st[num_variants];
   for (auto id : ids) {
     st[id - 'a'] = summarize(rates[id - 'a']);
     cpu_st[id - 'a'] = summarize(cpu_ns[id - 'a']);
@@ -745,23 +833,23 @@ int main(int argc, char** argv) {
                  "idle polling) per item, median of the runs; it moves much "
                  "less than items/s when other load competes for the "
                  "cores.\n";
-    std::vector<char> mine, peers;
+    std::vector<char> mine;
     for (auto id : ids)
-      (id == 'a' || id == 'b' ? mine : peers).push_back(id);
-    if (has('a') && has('b'))
-      peers.insert(peers.begin(), 'b');
-    if (!mine.empty() && !peers.empty()) {
-      std::cout << "\nRatio of medians (> 1: actorflow is faster):\n\n"
+      if (id == 'a' || id == 'b' || id == 'f')
+        mine.push_back(id);
+    if (!mine.empty() && ids.size() > 1) {
+      std::cout << "\nRatio of medians (row / column, > 1: the actorflow "
+                   "row is faster):\n\n"
                    "| | ";
-      for (auto p : peers)
+      for (auto p : ids)
         std::cout << "vs (" << p << ") | ";
       std::cout << "\n|---|";
-      for (size_t k = 0; k < peers.size(); ++k)
+      for (size_t k = 0; k < ids.size(); ++k)
         std::cout << "---:|";
       std::cout << '\n';
       for (auto id : mine) {
         std::cout << "| (" << id << ") | ";
-        for (auto p : peers)
+        for (auto p : ids)
           std::cout << (p == id
                           ? std::string{"-"}
                           : fmt_ratio(st[id - 'a'].median / st[p - 'a'].median))
@@ -769,8 +857,34 @@ int main(int argc, char** argv) {
         std::cout << '\n';
       }
     }
+    // Paired ratios: runs of one round are back to back, so their ratio is
+    // less exposed to load that comes and goes than a ratio of medians.
+    std::vector<std::pair<char, char>> pairs;
+    for (auto [x, y] :
+         {std::pair{'f', 'a'}, std::pair{'f', 'g'}, std::pair{'a', 'g'}})
+      if (has(x) && has(y))
+        pairs.emplace_back(x, y);
+    if (!pairs.empty()) {
+      std::cout << "\nPer-round ratios (median [min, max] over the " << opt.runs
+                << " rounds):";
+      for (auto [x, y] : pairs) {
+        std::vector<double> rs;
+        for (int r = 0; r < opt.runs; ++r)
+          rs.push_back(rates[x - 'a'][static_cast<size_t>(r)]
+                       / rates[y - 'a'][static_cast<size_t>(r)]);
+        auto q = summarize(rs);
+        std::cout << (x == pairs.front().first && y == pairs.front().second
+                        ? " "
+                        : "; ")
+                  << "(" << x << ")/(" << y << ") = " << fmt_ratio(q.median)
+                  << " [" << fmt_ratio(q.min) << ", " << fmt_ratio(q.max)
+                  << "]";
+      }
+      std::cout << '\n';
+    }
     std::cout << '\n';
   }
+  out << "Load average at the end: " << loadavg() << '\n';
   if (has('a'))
     out << "actorflow (a), last run: " << describe_probe(probe_a, opt.capacity)
         << '\n';
