@@ -78,6 +78,7 @@ std::function<void()> run_state::check_finished() {
   if (finished || !built || running > 0)
     return nullptr;
   finished = true;
+  workers.clear(); // the handles keep the stage actors (and their data) alive
   return std::exchange(on_finished, nullptr);
 }
 

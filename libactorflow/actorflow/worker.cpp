@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <stdexcept>
+#include <utility>
 
 #include <caf/all.hpp>
 
@@ -26,8 +27,10 @@ void worker_state::publish(caf::error err) {
     err_ = err;
   }
   cv_.notify_all();
-  if (listener_)
-    listener_(err);
+  // Drop the listener once it ran: it may own whoever owns this worker's
+  // handle (a pipeline's run state), and that cycle would leak both.
+  if (auto listener = std::exchange(listener_, nullptr))
+    listener(err);
 }
 
 caf::error worker_state::wait() {
