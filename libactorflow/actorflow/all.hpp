@@ -7,6 +7,7 @@
 #include "actorflow/error.hpp"
 #include "actorflow/flow.hpp"
 #include "actorflow/fwd.hpp"
+#include "actorflow/init.hpp"
 #include "actorflow/metrics.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"

@@ -69,11 +69,15 @@ std::string to_string_any(const caf::error& x) {
   return caf::to_string(x);
 }
 
-void init(caf::actor_system_config& cfg) {
+namespace detail {
+
+void add_error_category(caf::actor_system_config& cfg) {
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     return render(code, ctx);
   });
 }
+
+} // namespace detail
 
 } // namespace actorflow

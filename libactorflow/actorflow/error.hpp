@@ -60,14 +60,14 @@ ACTORFLOW_EXPORT std::string to_string_any(const caf::error& x);
 /// Returns the context string of an actorflow error, or an empty string.
 ACTORFLOW_EXPORT std::string what(const caf::error& x);
 
-/// Registers actorflow's error category (renderer) and message types with a
-/// CAF configuration. Call it before constructing the `caf::actor_system`.
-///
-/// ~~~
-/// caf::actor_system_config cfg;
-/// actorflow::init(cfg);
-/// caf::actor_system sys{cfg};
-/// ~~~
-ACTORFLOW_EXPORT void init(caf::actor_system_config& cfg);
+namespace detail {
+
+/// Registers the renderer of actorflow's error category (see `init`).
+ACTORFLOW_EXPORT void add_error_category(caf::actor_system_config& cfg);
+
+} // namespace detail
 
 } // namespace actorflow
+
+// `init` used to be declared here; keep including this header for it.
+#include "actorflow/init.hpp"
