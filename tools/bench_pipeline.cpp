@@ -577,16 +577,19 @@ double run_sequential(int n) {
 
 double run_af_dsl(caf::actor_system& sys, const options& opt, int n) {
   auto t0 = clock_type::now();
-  auto sum = actorflow::iota<int64_t>(0, n)
-               .then([](int64_t x) { return x + 1; })
-               .then([](int64_t x) { return x * 2; })
-               .fold(int64_t{0},
-                     [](int64_t& acc, int64_t x) { return acc + x; })
+  // The same item type (int) and work as variant (a): x+1, x*2, sum.
+  auto sum = actorflow::iota(0, n)
+               .then([](int x) { return x + 1; })
+               .then([](int x) { return x * 2; })
+               .fold(uint64_t{0},
+                     [](uint64_t& acc, int x) {
+                       return acc + static_cast<uint64_t>(x);
+                     })
                .run(sys, actorflow::run_options{opt.capacity, opt.af_batch});
   auto dt = seconds_since(t0);
   if (!sum)
     die("variant f: pipeline failed: " + actorflow::to_string_any(sum.error()));
-  verify('f', n, static_cast<uint64_t>(*sum));
+  verify('f', n, *sum);
   return dt;
 }
 
