@@ -2,6 +2,8 @@
 
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -24,6 +26,12 @@ struct channel_options {
   /// to this many items per activation into one message, and receivers keep
   /// up to min(batch, capacity) items of read-ahead.
   uint32_t batch = 0;
+  /// 0 (default): a receiver keeps a fixed read-ahead of min(capacity / 2,
+  /// 2 * batch) items. Otherwise a coroutine receiver adapts its read-ahead
+  /// to about this much work, measured while it runs: slow consumers hold few
+  /// items, fast ones get large batches (`parallel_then` uses this for its
+  /// workers).
+  std::chrono::nanoseconds read_ahead_time{0};
 };
 
 /// Both ends of a new channel; supports structured bindings.
@@ -76,6 +84,8 @@ caf::expected<channel_pair<T>> channel(caf::actor_system& sys, size_t capacity,
   params.capacity = static_cast<uint32_t>(capacity);
   params.batch = opts.batch != 0 ? opts.batch
                                  : std::min<uint32_t>(params.capacity, 256);
+  params.read_ahead_ns = static_cast<uint32_t>(
+    std::clamp<int64_t>(opts.read_ahead_time.count(), 0, INT32_MAX));
   auto stats = std::make_shared<detail::channel_stats>();
   auto tx_id = detail::next_endpoint_id();
   auto rx_id = detail::next_endpoint_id();

@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <iterator>
@@ -103,10 +104,11 @@ struct build_context {
   }
 
   template <class T>
-  std::optional<channel_pair<T>> make_channel(const stage_options& so) {
+  std::optional<channel_pair<T>> make_channel(
+    const stage_options& so, std::chrono::nanoseconds read_ahead_time = {}) {
     auto cap = so.capacity != 0 ? so.capacity : opts.capacity;
     auto bat = so.batch != 0 ? so.batch : opts.batch;
-    auto ch = channel<T>(sys, cap, channel_options{bat});
+    auto ch = channel<T>(sys, cap, channel_options{bat, read_ahead_time});
     if (!ch) {
       if (!error)
         error = ch.error();
@@ -583,7 +585,7 @@ public:
 
   /// `n` worker actors apply `f` to the items in parallel; a gather actor
   /// restores the input order. Dispatch is demand-driven, and at most
-  /// `window` items (default 64 per worker) are between the dispatcher and
+  /// `window` items (default: the pipeline's channel capacity, at least 64 per worker) are between the dispatcher and
   /// the gather at any time, so the gather's reorder buffer is bounded even
   /// when one item is slow: dispatch then holds back.
   template <class F>

@@ -14,6 +14,8 @@
 // gather's reorder buffer never holds more than `window` items, however slow
 // the item at its head is.
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -44,16 +46,23 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
                  std::string{op} + "(0, f): needs at least one worker")};
   if (err_ || !build_)
     return flow<U>{nullptr, moved_or(err_)};
-  if (window == 0)
-    window = 64 * n;
-  window = std::max(window, n);
   auto build = std::move(build_);
   return flow<U>{[build = std::move(build), n, f = std::move(f), window,
-                  op](detail::build_context& ctx, sender<U> out) {
+                  op](detail::build_context& ctx, sender<U> out) mutable {
+    // The window defaults to the pipeline's channel capacity: the stage then
+    // holds as many items as one channel may.
+    if (window == 0)
+      window = std::max<size_t>(ctx.opts.capacity, 64 * n);
+    window = std::max(window, n);
     auto in = ctx.make_channel<T>({});
-    // Small batches towards the workers keep dispatch demand-driven: a busy
-    // worker does not sit on items that an idle one could take.
-    auto work = ctx.make_channel<job>({32 * n, 8});
+    // Workers adapt their read-ahead to about 100 us of work: dispatch stays
+    // demand-driven for slow items (a busy worker does not sit on items an
+    // idle one could take), while cheap items travel in large batches (each
+    // message costs about as much as a microsecond of work).
+    auto work_batch
+      = static_cast<uint32_t>(std::clamp<size_t>(window / (4 * n), 1, 128));
+    auto work = ctx.make_channel<job>({window, work_batch},
+                                      std::chrono::microseconds(100));
     auto results = ctx.make_channel<done>({window, 0});
     auto tokens = ctx.make_channel<uint8_t>({window, 0});
     if (!in || !work || !results || !tokens)

@@ -38,6 +38,9 @@ struct channel_stats {
 struct channel_params {
   uint32_t capacity;
   uint32_t batch;
+  /// Non-zero: a coroutine receiver sizes its read-ahead to about this much
+  /// work (nanoseconds), measured while it runs, within [1, window()].
+  uint32_t read_ahead_ns = 0;
 
   /// How many credits a sender asks for, and how many items a receiver
   /// keeps in read-ahead: two batches (so one travels while the other is
@@ -386,6 +389,7 @@ public:
     if (pos_ == in_.size()) [[unlikely]]
       return std::nullopt;
     auto result = std::optional<T>{std::move(in_[pos_++])};
+    ++taken_;
     if (++consumed_ == half_window_ || pos_ == in_.size()) [[unlikely]]
       mark_dirty();
     return result;
@@ -484,13 +488,39 @@ public:
   }
 
   void flush() override {
-    if (mode_ == mode::hosted)
+    if (mode_ == mode::hosted) {
+      if (params_.read_ahead_ns != 0) [[unlikely]]
+        adapt();
       report();
+    }
   }
 
 private:
   uint32_t window() const noexcept {
-    return params_.window();
+    return window_;
+  }
+
+  /// Adaptive read-ahead: estimates the cost of one item from how long the
+  /// host's coroutines ran in this activation and how many items they took,
+  /// and keeps about `read_ahead_ns` of work buffered. A slow consumer thus
+  /// holds few items (dispatch stays demand-driven among the receivers of a
+  /// channel) and a fast one gets large batches (few messages per item).
+  void adapt() {
+    if (!timed_) {
+      timed_ = true;
+      host_->time_runs();
+      return;
+    }
+    auto ran = host_->last_run_ns();
+    auto taken = std::exchange(taken_, 0);
+    if (taken == 0 || ran == 0)
+      return;
+    auto cost = static_cast<double>(ran) / static_cast<double>(taken);
+    cost_ = cost_ == 0 ? cost : (3 * cost_ + cost) / 4;
+    auto want = static_cast<double>(params_.read_ahead_ns) / cost_;
+    auto upper = static_cast<double>(params_.window());
+    window_ = static_cast<uint32_t>(std::clamp(want, 1.0, upper));
+    half_window_ = (window_ + 1) / 2;
   }
 
   /// Reports consumption and tops up the read-ahead window.
@@ -513,7 +543,15 @@ private:
   // Blocking mode only: the batch the thread works through without a lock.
   std::vector<T> local_;
   size_t lpos_ = 0;
-  uint32_t half_window_ = (params_.window() + 1) / 2; // consumed_ * 2 >= window
+  // Adaptive read-ahead starts small, so that the first items of a slow
+  // consumer do not all go to one receiver.
+  uint32_t window_ = params_.read_ahead_ns != 0
+                       ? std::min<uint32_t>(params_.window(), 4)
+                       : params_.window();
+  uint32_t half_window_ = (window_ + 1) / 2; // consumed_ * 2 >= window
+  uint32_t taken_ = 0;                       // items taken this activation
+  double cost_ = 0;                          // ns per item (moving average)
+  bool timed_ = false;
   size_t pos_ = 0;
   uint32_t consumed_ = 0;
   uint32_t outstanding_ = 0;

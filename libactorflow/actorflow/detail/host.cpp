@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 
 #include <caf/all.hpp>
 
@@ -105,11 +106,17 @@ void host::resume_on_down(const caf::actor_addr& whom,
 }
 
 void host::settle() {
-  while (!ready_.empty()) {
-    running_.swap(ready_);
-    for (auto h : running_)
-      h.resume();
-    running_.clear();
+  if (timed_) {
+    last_run_ns_ = 0;
+    if (!ready_.empty()) {
+      auto t0 = std::chrono::steady_clock::now();
+      run_ready();
+      auto dt = std::chrono::steady_clock::now() - t0;
+      last_run_ns_ = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(dt).count());
+    }
+  } else {
+    run_ready();
   }
   // flush() never resumes coroutines, but a flush may remove endpoints
   // (never others than itself), so iterate over a stable copy.
@@ -120,6 +127,15 @@ void host::settle() {
     ep->flush();
   }
   after_activation();
+}
+
+void host::run_ready() {
+  while (!ready_.empty()) {
+    running_.swap(ready_);
+    for (auto h : running_)
+      h.resume();
+    running_.clear();
+  }
 }
 
 void host::on_orphan(caf::message_view& view) {

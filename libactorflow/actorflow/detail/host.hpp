@@ -71,6 +71,17 @@ public:
   /// Resumes `h` later in this activation.
   void make_ready(std::coroutine_handle<> h);
 
+  /// Measure how long coroutines run per activation (see `last_run_ns`).
+  void time_runs() noexcept {
+    timed_ = true;
+  }
+
+  /// How long the coroutines ran in the current activation (0 unless
+  /// `time_runs` was called). Valid while endpoints flush.
+  uint64_t last_run_ns() const noexcept {
+    return last_run_ns_;
+  }
+
   /// The host waits for one more close acknowledgement before it quits.
   void expect_close_ack() noexcept {
     ++pending_acks_;
@@ -123,8 +134,13 @@ protected:
 private:
   void on_orphan(caf::message_view& view);
 
+  /// Resumes ready coroutines until none is left.
+  void run_ready();
+
   void try_quit();
 
+  bool timed_ = false;
+  uint64_t last_run_ns_ = 0;
   bool finishing_ = false;
   bool quit_called_ = false;
   size_t pending_acks_ = 0;
