@@ -105,7 +105,17 @@ void host::resume_on_down(const caf::actor_addr& whom,
 }
 
 void host::settle() {
+  // A stage is busy from resuming its coroutine to the end of the
+  // activation (flushing what it produced included). Activations that only
+  // handle protocol messages (credit, read-ahead) leave the stage in the
+  // state it waits in, and cost no clock reading.
+  bool timed = probe_ != nullptr && !ready_.empty();
+  if (timed)
+    probe_->enter();
   while (!ready_.empty()) {
+    // A suspension that no endpoint explains (ask, awaiting a worker, ...)
+    // counts as waiting.
+    wait_ = stage_state::waiting;
     running_.swap(ready_);
     for (auto h : running_)
       h.resume();
@@ -120,6 +130,8 @@ void host::settle() {
     ep->flush();
   }
   after_activation();
+  if (timed)
+    probe_->leave(wait_); // a no-op if the stage ended meanwhile
 }
 
 void host::on_orphan(caf::message_view& view) {
