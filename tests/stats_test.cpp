@@ -289,6 +289,53 @@ BOOST_FIXTURE_TEST_CASE(parallel_then_counts_per_actor, system_fixture,
   BOOST_TEST(count(dot, "style=dashed") == 1u);
 }
 
+//! Contract: fan-in edges (merge, route_by_key's workers into the next
+//! stage) count per sender, fan-out edges (route_by_key's lanes) per
+//! receiver; the counts add up to the stage totals.
+BOOST_FIXTURE_TEST_CASE(merge_and_route_by_key_edges, system_fixture,
+                        *utf::label("stats")) {
+  auto run = actorflow::merge(actorflow::iota(0, 300), actorflow::iota(0, 200))
+               .route_by_key(
+                 2, [](int x) { return x % 7; }, [](int x) { return x * 2; })
+               .collect()
+               .start(sys);
+  auto xs = value_of(run.wait());
+  BOOST_TEST(xs.size() == 500u);
+  auto st = run.stats();
+  BOOST_TEST_INFO(actorflow::to_string(st));
+  auto want = std::vector<std::string>{
+    "iota#1",
+    "iota#2",
+    "route_by_key#3.scatter",
+    "route_by_key#3.worker1",
+    "route_by_key#3.worker2",
+    "sink#4",
+  };
+  BOOST_TEST(names(st) == want, boost::test_tools::per_element());
+  auto one = [&](const std::string& from, const std::string& to) {
+    auto es = edges(st, from, to);
+    BOOST_TEST_REQUIRE(es.size() == 1u, from << " -> " << to);
+    return es[0].items;
+  };
+  BOOST_TEST(one("iota#1", "route_by_key#3.scatter") == 300u);
+  BOOST_TEST(one("iota#2", "route_by_key#3.scatter") == 200u);
+  auto& scatter = stage(st, "route_by_key#3.scatter");
+  BOOST_TEST(scatter.items_in == 500u);
+  BOOST_TEST(scatter.items_out == 500u);
+  auto& w1 = stage(st, "route_by_key#3.worker1");
+  auto& w2 = stage(st, "route_by_key#3.worker2");
+  BOOST_TEST(one("route_by_key#3.scatter", "route_by_key#3.worker1")
+             == w1.items_in);
+  BOOST_TEST(one("route_by_key#3.scatter", "route_by_key#3.worker2")
+             == w2.items_in);
+  BOOST_TEST(w1.items_in + w2.items_in == 500u);
+  BOOST_TEST(one("route_by_key#3.worker1", "sink#4") == w1.items_out);
+  BOOST_TEST(one("route_by_key#3.worker2", "sink#4") == w2.items_out);
+  BOOST_TEST(stage(st, "sink#4").items_in == 500u);
+  BOOST_TEST(st.edges.size() == 6u);
+  check_dot(st.to_dot(), st);
+}
+
 //! Contract: a channel fed from outside (from(receiver)) is an edge from
 //! outside; to_dot draws its outside end as a point.
 BOOST_FIXTURE_TEST_CASE(edge_from_outside, system_fixture,
