@@ -45,11 +45,12 @@ namespace actorflow {
 ///
 /// Counting costs no clock reading per item: items are counted with the
 /// counters the channel ends keep anyway and published when they report to
-/// the channel (every activation, at most every half read-ahead window), and
-/// the clock is read twice per activation that runs the stage's code (a few
-/// dozen items per activation under load). While a stage
-/// runs, `items_in` may lag behind by up to half a read-ahead window (at
-/// most one batch); once it is done every figure is final and exact.
+/// the channel (at the end of an activation, and every half read-ahead
+/// window), and the clock (the invariant TSC on x86) is read twice per
+/// activation that runs the stage's code, typically once per batch of items.
+/// While a stage runs, `items_in` may lag behind by up to half a read-ahead
+/// window (at most one batch); once it is done every figure is final and
+/// exact.
 struct stage_stats {
   /// The stage's name: operator and position, e.g. "then#2", or
   /// "parallel_then#3.worker1" for the actors of a scatter stage.

@@ -16,7 +16,9 @@
 //   resumes its coroutine (enter, leave); none for activations that only
 //   handle protocol messages. Outside those activations the coroutine is
 //   suspended, and the endpoint it suspended on says why (credit: stalled;
-//   input: idle; anything else: waiting).
+//   input: idle; anything else: waiting). The clock is the invariant TSC
+//   where there is one (~30 ns per enter + leave in a VM, against ~115 ns
+//   with the steady clock), converted to ns with a rate measured once.
 
 #include <atomic>
 #include <chrono>
