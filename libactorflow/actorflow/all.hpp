@@ -11,5 +11,6 @@
 #include "actorflow/metrics.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"
+#include "actorflow/stats.hpp"
 #include "actorflow/task.hpp"
 #include "actorflow/worker.hpp"

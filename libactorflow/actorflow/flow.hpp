@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "actorflow/error.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"
+#include "actorflow/stats.hpp"
 #include "actorflow/task.hpp"
 #include "actorflow/worker.hpp"
 
@@ -46,6 +48,18 @@ struct run_options {
   size_t capacity = 1024;
   /// Default batch size (0: min(capacity, 256)).
   uint32_t batch = 0;
+  /// Where the run records its statistics (see stats.hpp); null: a monitor
+  /// of its own, read through `running<R>::stats()`. Set it to read the
+  /// statistics of a blocking `run`, during the run (from another thread)
+  /// or after it returned:
+  ///
+  /// ~~~
+  /// actorflow::run_options opts;
+  /// opts.monitor = std::make_shared<actorflow::pipeline_monitor>();
+  /// auto r = actorflow::iota(0, 100).then(f).collect().run(sys, opts);
+  /// std::cout << actorflow::to_string(opts.monitor->stats());
+  /// ~~~
+  std::shared_ptr<pipeline_monitor> monitor = nullptr;
 };
 
 namespace detail {
@@ -64,6 +78,8 @@ struct ACTORFLOW_EXPORT run_state {
   bool cancelled = false;
   caf::error first;
   std::function<void()> on_finished;
+  /// The statistics of the run's stages.
+  std::shared_ptr<pipeline_monitor> monitor = nullptr;
 
   /// A worker ended. The first error cancels every other worker, so that a
   /// failing stage ends the whole pipeline (an endless source too).
@@ -89,7 +105,10 @@ private:
 struct build_context {
   build_context(caf::actor_system& sys, run_options opts)
     : sys(sys), opts(opts), state(std::make_shared<run_state>()) {
-    // nop
+    if (!this->opts.monitor)
+      this->opts.monitor = std::make_shared<pipeline_monitor>();
+    this->opts.monitor->start_over();
+    state->monitor = this->opts.monitor;
   }
 
   caf::actor_system& sys;
@@ -97,6 +116,15 @@ struct build_context {
   std::shared_ptr<run_state> state;
   caf::error error;
   size_t stages = 0;
+  /// Channels that carry control items (see `mark_control`).
+  control_channels control;
+
+  /// Marks `ch` as a control channel: its items do not count as the items
+  /// of the stages at its ends, and waiting on it counts as stalled.
+  template <class T>
+  void mark_control(const channel_pair<T>& ch) {
+    control.push_back(ch.tx.channel_stats_ptr().get());
+  }
 
   /// Names a stage for errors: "then#2" is the pipeline's second stage.
   std::string stage_name(const char* op) {
@@ -124,12 +152,21 @@ struct build_context {
       ++state->running;
     }
     worker_options wo;
+    wo.probe = state->monitor->add_stage(name);
     wo.name = std::move(name);
     wo.on_exit = [st = state](const caf::error& err) {
       st->worker_done(err);
     };
-    auto w = spawn_worker(sys, std::move(wo), std::move(f),
-                          std::forward<Ts>(xs)...);
+    // The stage's actor gets exactly these handles (moved, not copied), so
+    // their endpoints can count the stage's items and name its channels.
+    std::tuple<std::decay_t<Ts>...> args{std::forward<Ts>(xs)...};
+    std::apply([&](auto&... ys) { (probe_arg(wo.probe, ys, control), ...); },
+               args);
+    auto w = std::apply(
+      [&](auto&... ys) {
+        return spawn_worker(sys, std::move(wo), std::move(f), std::move(ys)...);
+      },
+      args);
     bool cancel_now = false;
     {
       std::lock_guard guard{state->mtx};
@@ -208,6 +245,9 @@ public:
     run_options opts) {
     auto out = std::make_shared<std::optional<caf::expected<R>>>();
     auto st = std::make_shared<detail::run_state>();
+    if (!opts.monitor)
+      opts.monitor = std::make_shared<pipeline_monitor>();
+    st->monitor = opts.monitor;
     {
       std::lock_guard guard{st->mtx};
       ++st->running;
@@ -245,6 +285,24 @@ public:
       return true;
     std::lock_guard guard{state_->mtx};
     return state_->finished;
+  }
+
+  /// The statistics of every stage so far: live while the pipeline runs,
+  /// final once `done()`. Safe from any thread (see stats.hpp).
+  ///
+  /// ~~~
+  /// auto run = actorflow::iota(0, 1000).then(f).for_each(g).start(sys);
+  /// run.wait();
+  /// std::cout << actorflow::to_string(run.stats()) << run.to_dot();
+  /// ~~~
+  pipeline_stats stats() const {
+    return state_ && state_->monitor ? state_->monitor->stats()
+                                     : pipeline_stats{};
+  }
+
+  /// Same as `stats().to_dot()`: the pipeline as a Graphviz digraph.
+  std::string to_dot() const {
+    return stats().to_dot();
   }
 
   /// Stops the source and every stage; `wait` then yields

@@ -9,9 +9,11 @@ namespace actorflow {
 // -- enums --------------------------------------------------------------------
 
 enum class error_code : uint8_t;
+enum class stage_state : uint8_t;
 
 // -- classes ------------------------------------------------------------------
 
+class pipeline_monitor;
 class worker;
 
 template <class T>
@@ -30,6 +32,9 @@ class task;
 
 struct channel_metrics;
 struct channel_options;
+struct edge_stats;
+struct pipeline_stats;
+struct stage_stats;
 struct worker_options;
 
 template <class T>

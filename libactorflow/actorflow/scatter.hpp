@@ -67,6 +67,7 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
     auto tokens = ctx.make_channel<uint8_t>({window, 0});
     if (!in || !work || !results || !tokens)
       return;
+    ctx.mark_control(*tokens); // not items: waiting for a token is a stall
     build(ctx, std::move(in->tx));
     auto base = ctx.stage_name(op);
     // -- scatter --

@@ -26,6 +26,8 @@ void worker_state::publish(caf::error err) {
     done_ = true;
     err_ = err;
   }
+  if (probe)
+    probe->finish();
   cv_.notify_all();
   // Drop the listener once it ran: it may own whoever owns this worker's
   // handle (a pipeline's run state), and that cycle would leak both.
@@ -70,7 +72,7 @@ caf::error failure(const std::string& worker, std::exception_ptr ep) {
 worker_host::worker_host(caf::actor_config& cfg,
                          std::shared_ptr<worker_state> state)
   : host(cfg), state_(std::move(state)) {
-  // nop
+  set_probe(state_->probe);
 }
 
 worker_host::~worker_host() {

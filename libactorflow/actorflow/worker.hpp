@@ -33,6 +33,9 @@ struct worker_options {
   /// Called once when the worker ended, with its error (empty on success),
   /// from the thread that ended it. Keep it short and non-blocking.
   std::function<void(const caf::error&)> on_exit = nullptr;
+  /// @private Where a pipeline stage records its statistics (set by the
+  /// stream DSL, see stats.hpp).
+  std::shared_ptr<detail::stage_probe> probe = nullptr;
 };
 
 namespace detail {
@@ -53,6 +56,9 @@ struct ACTORFLOW_EXPORT worker_state {
   caf::error result();
 
   const std::string name;
+
+  /// Statistics of a pipeline stage, or null. `publish` marks it done.
+  std::shared_ptr<stage_probe> probe;
 
 private:
   std::function<void(const caf::error&)> listener_;
@@ -235,6 +241,7 @@ worker launch(caf::actor_system& sys, worker_options opts, F f, Ts&&... xs) {
   auto state = std::make_shared<worker_state>(
     opts.name.empty() ? next_worker_name() : std::move(opts.name),
     std::move(opts.on_exit));
+  state->probe = std::move(opts.probe);
   auto hdl = sys.spawn<Actor>(state, std::move(f), std::forward<Ts>(xs)...);
   return worker{std::move(hdl), std::move(state)};
 }

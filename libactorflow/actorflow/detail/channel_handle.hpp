@@ -76,6 +76,17 @@ public:
     return snapshot(stats_);
   }
 
+  /// @private The endpoint behind this handle (null once moved from or
+  /// closed).
+  Endpoint* endpoint() const noexcept {
+    return ep_.get();
+  }
+
+  /// @private The channel's shared instruments; identifies the channel.
+  const std::shared_ptr<channel_stats>& channel_stats_ptr() const noexcept {
+    return stats_;
+  }
+
 protected:
   std::shared_ptr<Endpoint> ep_;
   std::shared_ptr<channel_stats> stats_;

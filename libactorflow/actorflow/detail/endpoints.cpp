@@ -77,6 +77,13 @@ host* endpoint_core::bind_hosted(caf::atom_value bind) {
                            "an actorflow worker; use blocking_send/recv");
   mode_ = mode::hosted;
   host_ = self;
+  if (probe_port_ == nullptr && self->probe()) {
+    // A handle the stage got at run time: its items count, the channel is
+    // not known to the pipeline's graph.
+    probe_owner_ = self->probe();
+    probe_port_ = probe_owner_->add_port(bind == bind_rx_atom::value, false,
+                                         nullptr, params_.capacity);
+  }
   self->add_endpoint(this);
   self->send(channel_, bind, id(), caf::actor_cast<caf::actor>(self));
   return self;

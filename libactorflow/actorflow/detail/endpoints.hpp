@@ -125,6 +125,14 @@ public:
     host_ = p;
   }
 
+  /// Makes this endpoint count its items in `port` (owned by `owner`).
+  /// Called before the endpoint is used (pipeline building); otherwise a
+  /// hosted endpoint picks a port of its host's probe when it binds.
+  void set_probe(std::shared_ptr<stage_probe> owner, port_probe* port) {
+    probe_owner_ = std::move(owner);
+    probe_port_ = port;
+  }
+
 protected:
   /// Binds to the calling context on first use and checks later uses. Returns
   /// the host for hosted use, nullptr for blocking use.
@@ -163,6 +171,9 @@ protected:
   std::condition_variable cv_;
   bool ring_pending_ = false;
   bool close_requested_ = false;
+  // Statistics (pipeline stages only): where this end counts its items.
+  std::shared_ptr<stage_probe> probe_owner_;
+  port_probe* probe_port_ = nullptr;
 };
 
 /// The state behind one `sender<T>` handle.
@@ -187,6 +198,7 @@ public:
 
   void suspend(std::coroutine_handle<> h) {
     waiter_ = h;
+    host_->note_wait(stage_state::stalled); // no credit: backpressure
     mark_dirty();
   }
 
@@ -252,6 +264,8 @@ public:
       guard.lock();
     if (mode_ == mode::closed)
       return;
+    if (probe_port_ != nullptr)
+      bump(probe_port_->items, out_.size());
     to_channel(close_tx_atom::value, id(), take_out(),
                std::exchange(credit_, 0));
     finish_close();
@@ -295,6 +309,8 @@ public:
         return;
       rx_gone_ = true;
       credit_ = 0;
+      if (probe_port_ != nullptr) // accepted by send, so they count as sent
+        bump(probe_port_->items, out_.size());
       returned_.insert(returned_.end(), std::make_move_iterator(out_.begin()),
                        std::make_move_iterator(out_.end()));
       out_.clear();
@@ -349,6 +365,8 @@ private:
   void push(uint32_t target, uint32_t give_back) {
     target_ = target;
     pushed_ += out_.size();
+    if (probe_port_ != nullptr)
+      bump(probe_port_->items, out_.size());
     to_channel(push_atom::value, id(), take_out(), target, give_back);
   }
 
@@ -382,6 +400,10 @@ public:
 
   void suspend(std::coroutine_handle<> h) {
     waiter_ = h;
+    // No input: idle, unless this is a control channel (tokens).
+    host_->note_wait(probe_port_ != nullptr && probe_port_->control
+                       ? stage_state::stalled
+                       : stage_state::idle);
     mark_dirty();
   }
 
@@ -450,6 +472,8 @@ public:
     lpos_ = 0;
     in_.clear();
     pos_ = 0;
+    if (probe_port_ != nullptr)
+      bump(probe_port_->items, consumed_);
     to_channel(close_rx_atom::value, id(), std::move(rest),
                std::exchange(consumed_, 0));
     finish_close();
@@ -536,6 +560,8 @@ private:
     if (consumed_ == 0 && demand == 0)
       return;
     outstanding_ += demand;
+    if (probe_port_ != nullptr)
+      bump(probe_port_->items, consumed_);
     to_channel(pull_atom::value, id(), std::exchange(consumed_, 0), demand);
   }
 

@@ -106,18 +106,30 @@ void host::resume_on_down(const caf::actor_addr& whom,
 }
 
 void host::settle() {
-  if (timed_) {
-    last_run_ns_ = 0;
-    if (!ready_.empty()) {
-      auto t0 = std::chrono::steady_clock::now();
-      run_ready();
-      auto dt = std::chrono::steady_clock::now() - t0;
-      last_run_ns_ = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(dt).count());
-    }
-  } else {
-    run_ready();
+  // A stage is busy from resuming its coroutine to the end of the
+  // activation (flushing what it produced included). Activations that only
+  // handle protocol messages (credit, read-ahead) leave the stage in the
+  // state it waits in, and cost no clock reading.
+  bool timed = probe_ != nullptr && !ready_.empty();
+  if (timed)
+    probe_->enter();
+  // Adaptive read-ahead (see `time_runs`) wants to know how long the
+  // coroutines ran.
+  bool run_timed = timed_ && !ready_.empty();
+  int64_t t0 = run_timed ? probe_clock() : 0;
+  while (!ready_.empty()) {
+    // A suspension that no endpoint explains (ask, awaiting a worker, ...)
+    // counts as waiting.
+    wait_ = stage_state::waiting;
+    running_.swap(ready_);
+    for (auto h : running_)
+      h.resume();
+    running_.clear();
   }
+  if (timed_)
+    last_run_ns_ = run_timed ? static_cast<uint64_t>(
+                     static_cast<double>(probe_clock() - t0) * probe_tick_ns())
+                             : 0;
   // flush() never resumes coroutines, but a flush may remove endpoints
   // (never others than itself), so iterate over a stable copy.
   while (!dirty_.empty()) {
@@ -127,15 +139,8 @@ void host::settle() {
     ep->flush();
   }
   after_activation();
-}
-
-void host::run_ready() {
-  while (!ready_.empty()) {
-    running_.swap(ready_);
-    for (auto h : running_)
-      h.resume();
-    running_.clear();
-  }
+  if (timed)
+    probe_->leave(wait_); // a no-op if the stage ended meanwhile
 }
 
 void host::on_orphan(caf::message_view& view) {

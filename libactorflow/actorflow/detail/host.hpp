@@ -5,6 +5,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include <caf/fwd.hpp>
 
 #include "actorflow/detail/export.hpp"
+#include "actorflow/detail/stage_probe.hpp"
 
 namespace actorflow::detail {
 
@@ -73,6 +75,7 @@ public:
 
   /// Measure how long coroutines run per activation (see `last_run_ns`).
   void time_runs() noexcept {
+    start_probe_calibration();
     timed_ = true;
   }
 
@@ -97,6 +100,24 @@ public:
   caf::behavior make_behavior() override;
 
   const char* name() const override;
+
+  // -- statistics (pipeline stages only) -------------------------------------
+
+  /// Makes this host record its activations in `p` (before it starts).
+  void set_probe(std::shared_ptr<stage_probe> p) noexcept {
+    probe_ = std::move(p);
+  }
+
+  /// The probe of the stage this host runs, or null.
+  const std::shared_ptr<stage_probe>& probe() const noexcept {
+    return probe_;
+  }
+
+  /// Tells the probe why the coroutine is about to suspend (an endpoint calls
+  /// this from its `suspend`; any other suspension counts as waiting).
+  void note_wait(stage_state why) noexcept {
+    wait_ = why;
+  }
 
 protected:
   /// Called once from make_behavior, inside an activation.
@@ -134,9 +155,6 @@ protected:
 private:
   void on_orphan(caf::message_view& view);
 
-  /// Resumes ready coroutines until none is left.
-  void run_ready();
-
   void try_quit();
 
   bool timed_ = false;
@@ -150,6 +168,8 @@ private:
   std::vector<std::coroutine_handle<>> ready_;
   std::vector<std::coroutine_handle<>> running_;
   std::unordered_multimap<caf::actor_addr, std::coroutine_handle<>> on_down_;
+  std::shared_ptr<stage_probe> probe_;
+  stage_state wait_ = stage_state::waiting;
 };
 
 } // namespace actorflow::detail
