@@ -23,6 +23,7 @@
 #include <mutex>
 
 #include "actorflow/channel.hpp"
+#include "actorflow/detail/apply.hpp"
 #include "actorflow/error.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"
@@ -143,27 +144,6 @@ struct build_context {
 /// connects the last one to `out`.
 template <class T>
 using build_fn = std::function<void(build_context&, sender<T>)>;
-
-/// Wraps an exception from user code with the item's index.
-[[noreturn]] ACTORFLOW_EXPORT void rethrow_at(size_t index);
-
-/// True if `R` is `task<U>` for some `U`.
-template <class R>
-struct is_task : std::false_type {};
-
-template <class U>
-struct is_task<task<U>> : std::true_type {};
-
-/// The value a stage function produces: `U` for `U` and for `task<U>`.
-template <class R>
-struct stage_value {
-  using type = R;
-};
-
-template <class U>
-struct stage_value<task<U>> {
-  using type = U;
-};
 
 } // namespace detail
 
@@ -408,17 +388,9 @@ public:
       [f = std::move(f)](receiver<T> in, sender<U> out) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          std::optional<U> y;
-          try {
-            if constexpr (detail::is_task<raw>::value)
-              y.emplace(co_await f(std::move(*x)));
-            else
-              y.emplace(f(std::move(*x)));
-          } catch (...) {
-            detail::rethrow_at(index);
-          }
-          ++index;
-          if (!co_await out.send(std::move(*y)))
+          auto call = detail::apply_at(index++, f, std::move(*x));
+          auto y = co_await std::move(call);
+          if (y && !co_await out.send(std::move(*y)))
             co_return;
         }
       });
@@ -436,14 +408,10 @@ public:
                                sender<T> out) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          bool keep = false;
-          try {
-            keep = static_cast<bool>(pred(std::as_const(*x)));
-          } catch (...) {
-            detail::rethrow_at(index);
-          }
-          ++index;
-          if (keep && !co_await out.send(std::move(*x)))
+          auto call = detail::apply_at(index++, pred, std::as_const(*x));
+          auto keep = co_await std::move(call);
+          if (keep && static_cast<bool>(*keep)
+              && !co_await out.send(std::move(*x)))
             co_return;
         }
       });
@@ -459,13 +427,9 @@ public:
       [f = std::move(f)](receiver<T> in, sender<T> out) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          try {
-            f(std::as_const(*x));
-          } catch (...) {
-            detail::rethrow_at(index);
-          }
-          ++index;
-          if (!co_await out.send(std::move(*x)))
+          auto call = detail::apply_at(index++, f, std::as_const(*x));
+          auto seen = co_await std::move(call);
+          if (seen && !co_await out.send(std::move(*x)))
             co_return;
         }
       });
@@ -497,14 +461,11 @@ public:
                                sender<T> out) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          bool keep = false;
-          try {
-            keep = static_cast<bool>(pred(std::as_const(*x)));
-          } catch (...) {
-            detail::rethrow_at(index);
-          }
-          ++index;
-          if (!keep || !co_await out.send(std::move(*x)))
+          auto call = detail::apply_at(index++, pred, std::as_const(*x));
+          auto keep = co_await std::move(call);
+          if (!keep)
+            continue; // skipped
+          if (!static_cast<bool>(*keep) || !co_await out.send(std::move(*x)))
             co_return;
         }
       });
@@ -537,13 +498,10 @@ public:
       [f = std::move(f)](receiver<T> in, sender<U> out) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          std::optional<range> ys;
-          try {
-            ys.emplace(f(std::move(*x)));
-          } catch (...) {
-            detail::rethrow_at(index);
-          }
-          ++index;
+          auto call = detail::apply_at(index++, f, std::move(*x));
+          auto ys = co_await std::move(call);
+          if (!ys)
+            continue;
           for (auto& y : *ys)
             if (!co_await out.send(U(std::move(y))))
               co_return;
@@ -626,12 +584,9 @@ public:
                          receiver<T> in) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          try {
-            *acc = f(*acc, std::move(*x));
-          } catch (...) {
-            detail::rethrow_at(index);
-          }
-          ++index;
+          auto call = detail::apply_at(index++, f, *acc, std::move(*x));
+          if (auto next = co_await std::move(call))
+            *acc = std::move(*next);
         }
       });
   }

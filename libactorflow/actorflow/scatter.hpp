@@ -83,15 +83,9 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
         base + ".worker" + std::to_string(i + 1),
         [f](receiver<job> work, sender<done> results) mutable -> task<> {
           while (auto j = co_await work.recv()) {
-            std::optional<U> y;
-            try {
-              if constexpr (detail::is_task<raw>::value)
-                y.emplace(co_await f(std::move(j->second)));
-              else
-                y.emplace(f(std::move(j->second)));
-            } catch (...) {
-              detail::rethrow_at(static_cast<size_t>(j->first));
-            }
+            auto call = detail::apply_at(static_cast<size_t>(j->first), f,
+                                         std::move(j->second));
+            auto y = co_await std::move(call);
             if (!co_await results.send(done{j->first, std::move(*y)}))
               co_return;
           }
@@ -180,13 +174,11 @@ auto flow<T>::route_by_key(size_t n, K key, F f) && {
       [key](receiver<T> in, std::vector<sender<T>> lanes) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          size_t lane = 0;
-          try {
-            lane = std::hash<key_t>{}(key(std::as_const(*x))) % lanes.size();
-          } catch (...) {
-            detail::rethrow_at(index);
-          }
-          ++index;
+          auto call = detail::apply_at(index++, key, std::as_const(*x));
+          auto k = co_await std::move(call);
+          if (!k)
+            continue;
+          auto lane = std::hash<key_t>{}(*k) % lanes.size();
           if (!co_await lanes[lane].send(std::move(*x)))
             co_return;
         }
@@ -199,17 +191,9 @@ auto flow<T>::route_by_key(size_t n, K key, F f) && {
         [f](receiver<T> lane, sender<U> out) mutable -> task<> {
           size_t index = 0;
           while (auto x = co_await lane.recv()) {
-            std::optional<U> y;
-            try {
-              if constexpr (detail::is_task<raw>::value)
-                y.emplace(co_await f(std::move(*x)));
-              else
-                y.emplace(f(std::move(*x)));
-            } catch (...) {
-              detail::rethrow_at(index);
-            }
-            ++index;
-            if (!co_await out.send(std::move(*y)))
+            auto call = detail::apply_at(index++, f, std::move(*x));
+            auto y = co_await std::move(call);
+            if (y && !co_await out.send(std::move(*y)))
               co_return;
           }
         },
