@@ -25,6 +25,7 @@
 #include "actorflow/channel.hpp"
 #include "actorflow/detail/apply.hpp"
 #include "actorflow/error.hpp"
+#include "actorflow/error_policy.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"
 #include "actorflow/task.hpp"
@@ -33,11 +34,27 @@
 namespace actorflow {
 
 /// Per-stage settings. Zero means "the pipeline's default".
+///
+/// ~~~
+/// src.then(fetch, {.on_error = actorflow::error_policy::retry(2),
+///                  .on_failure = [&](const actorflow::item_failure& x) {
+///                    ++failures; // or log x.index, x.what, x.action
+///                  }});
+/// ~~~
 struct stage_options {
   /// Capacity of the channel into this stage (items in flight).
   size_t capacity = 0;
   /// Most items per message on that channel.
   uint32_t batch = 0;
+  /// What the stage does when its function fails on an item (throws, or
+  /// returns a `caf::expected` holding an error): end the pipeline (the
+  /// default), drop the item, or call the function again.
+  error_policy on_error = error_policy::fail();
+  /// Called on every failed call of the stage's function, before the stage
+  /// acts on it (retry, skip or fail). Runs in the stage's actor: keep it
+  /// short, non-blocking and free of exceptions; the workers of a parallel
+  /// stage call (copies of) it concurrently.
+  std::function<void(const item_failure&)> on_failure = nullptr;
 };
 
 /// Settings of a whole pipeline run.
@@ -385,10 +402,10 @@ public:
                   "for side effects only)");
     return std::move(*this).template stage<U>(
       "then", so,
-      [f = std::move(f)](receiver<T> in, sender<U> out) mutable -> task<> {
+      [f = std::move(f), so](receiver<T> in, sender<U> out) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(index++, f, std::move(*x));
+          auto call = detail::apply_at(so, index++, f, std::move(*x));
           auto y = co_await std::move(call);
           if (y && !co_await out.send(std::move(*y)))
             co_return;
@@ -404,11 +421,11 @@ public:
                   "return something convertible to bool");
     return std::move(*this).template stage<T>(
       "filter", so,
-      [pred = std::move(pred)](receiver<T> in,
-                               sender<T> out) mutable -> task<> {
+      [pred = std::move(pred), so](receiver<T> in,
+                                   sender<T> out) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(index++, pred, std::as_const(*x));
+          auto call = detail::apply_at(so, index++, pred, std::as_const(*x));
           auto keep = co_await std::move(call);
           if (keep && static_cast<bool>(*keep)
               && !co_await out.send(std::move(*x)))
@@ -424,10 +441,10 @@ public:
                   "inspect(f): f must be callable with const T&");
     return std::move(*this).template stage<T>(
       "inspect", so,
-      [f = std::move(f)](receiver<T> in, sender<T> out) mutable -> task<> {
+      [f = std::move(f), so](receiver<T> in, sender<T> out) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(index++, f, std::as_const(*x));
+          auto call = detail::apply_at(so, index++, f, std::as_const(*x));
           auto seen = co_await std::move(call);
           if (seen && !co_await out.send(std::move(*x)))
             co_return;
@@ -457,11 +474,11 @@ public:
                   "and return something convertible to bool");
     return std::move(*this).template stage<T>(
       "take_while", so,
-      [pred = std::move(pred)](receiver<T> in,
-                               sender<T> out) mutable -> task<> {
+      [pred = std::move(pred), so](receiver<T> in,
+                                   sender<T> out) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(index++, pred, std::as_const(*x));
+          auto call = detail::apply_at(so, index++, pred, std::as_const(*x));
           auto keep = co_await std::move(call);
           if (!keep)
             continue; // skipped
@@ -490,15 +507,15 @@ public:
     static_assert(std::is_invocable_v<F&, T&&>,
                   "flat_map(f): f must be callable with the stream's item "
                   "type T and return a range");
-    using range =
-      typename detail::body_result<std::is_invocable_v<F&, T&&>, F, T>::type;
+    using range = typename detail::stage_value<typename detail::body_result<
+      std::is_invocable_v<F&, T&&>, F, T>::type>::type;
     using U = std::decay_t<decltype(*std::begin(std::declval<range&>()))>;
     return std::move(*this).template stage<U>(
       "flat_map", so,
-      [f = std::move(f)](receiver<T> in, sender<U> out) mutable -> task<> {
+      [f = std::move(f), so](receiver<T> in, sender<U> out) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(index++, f, std::move(*x));
+          auto call = detail::apply_at(so, index++, f, std::move(*x));
           auto ys = co_await std::move(call);
           if (!ys)
             continue;
@@ -545,16 +562,31 @@ public:
   /// the gather at any time, so the gather's reorder buffer is bounded even
   /// when one item is slow: dispatch then holds back.
   template <class F>
-  auto parallel_then(size_t n, F f, size_t window = 0) && {
+  auto parallel_then(size_t n, F f, stage_options so = {}) && {
+    return std::move(*this).template scatter_gather<true>(n, std::move(f), 0,
+                                                          std::move(so));
+  }
+
+  /// `parallel_then(n, f)` with a reorder window of `window` items.
+  template <class F>
+  auto parallel_then(size_t n, F f, size_t window) && {
     return std::move(*this).template scatter_gather<true>(n, std::move(f),
-                                                          window);
+                                                          window, {});
   }
 
   /// Like `parallel_then`, but items leave in completion order.
   template <class F>
-  auto parallel_then_unordered(size_t n, F f, size_t window = 0) && {
+  auto parallel_then_unordered(size_t n, F f, stage_options so = {}) && {
+    return std::move(*this).template scatter_gather<false>(n, std::move(f), 0,
+                                                           std::move(so));
+  }
+
+  /// `parallel_then_unordered(n, f)` with at most `window` items between
+  /// dispatch and gather.
+  template <class F>
+  auto parallel_then_unordered(size_t n, F f, size_t window) && {
     return std::move(*this).template scatter_gather<false>(n, std::move(f),
-                                                           window);
+                                                           window, {});
   }
 
   // -- sinks -----------------------------------------------------------------
@@ -580,11 +612,11 @@ public:
                   "return the new Acc");
     return std::move(*this).template sink<Acc>(
       "sink", so, std::move(init),
-      [f = std::move(f)](std::shared_ptr<Acc> acc,
-                         receiver<T> in) mutable -> task<> {
+      [f = std::move(f), so](std::shared_ptr<Acc> acc,
+                             receiver<T> in) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(index++, f, *acc, std::move(*x));
+          auto call = detail::apply_at(so, index++, f, *acc, std::move(*x));
           if (auto next = co_await std::move(call))
             *acc = std::move(*next);
         }
@@ -712,11 +744,11 @@ public:
   /// the same key go to the same worker, so per-key state and per-key order
   /// hold. Output is in completion order across keys.
   template <class K, class F>
-  auto route_by_key(size_t n, K key, F f) &&;
+  auto route_by_key(size_t n, K key, F f, stage_options so = {}) &&;
 
 private:
   template <bool Ordered, class F>
-  auto scatter_gather(size_t n, F f, size_t window) &&;
+  auto scatter_gather(size_t n, F f, size_t window, stage_options so) &&;
 
   static caf::error moved_or(const caf::error& err) {
     if (err)

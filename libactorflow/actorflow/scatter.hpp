@@ -19,13 +19,52 @@
 #include <utility>
 #include <vector>
 
+#include <caf/detail/scope_guard.hpp>
+#include <caf/optional.hpp>
+
 #include "actorflow/flow.hpp"
 
 namespace actorflow {
 
+namespace detail {
+
+/// What a worker of a parallel stage hands the gather for one item: its
+/// result, or nothing when the stage dropped the item (error_policy::skip).
+/// (caf::optional would do, but its to_string trips g++ 12's -Wrestrict.)
+template <class U>
+struct maybe {
+  std::optional<U> value;
+};
+
+template <class Inspector, class U>
+std::enable_if_t<Inspector::reads_state, typename Inspector::result_type>
+inspect(Inspector& f, maybe<U>& x) {
+  if (x.value)
+    return f(true, *x.value);
+  return f(false);
+}
+
+template <class Inspector, class U>
+std::enable_if_t<Inspector::writes_state, typename Inspector::result_type>
+inspect(Inspector& f, maybe<U>& x) {
+  bool flag = false;
+  U tmp{};
+  caf::optional_inspect_helper<U> helper{flag, tmp};
+  auto guard = caf::detail::make_scope_guard([&] {
+    if (flag)
+      x.value.emplace(std::move(tmp));
+    else
+      x.value.reset();
+  });
+  return f(flag, helper);
+}
+
+} // namespace detail
+
 template <class T>
 template <bool Ordered, class F>
-auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
+auto flow<T>::scatter_gather(size_t n, F f, size_t window,
+                             stage_options so) && {
   constexpr bool invocable = std::is_invocable_v<F&, T&&>;
   static_assert(invocable,
                 "parallel_then(n, f): f must be callable with the stream's "
@@ -35,7 +74,9 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
   static_assert(!std::is_void_v<U>,
                 "parallel_then(n, f): f must return a value");
   using job = std::pair<uint64_t, T>;
-  using done = std::pair<uint64_t, U>;
+  // An empty result stands for a dropped item (error_policy::skip): the
+  // gather still has to see its sequence number.
+  using done = std::pair<uint64_t, detail::maybe<U>>;
   const char* op = Ordered ? "parallel_then" : "parallel_then_unordered";
   if (n == 0)
     return flow<U>{
@@ -48,9 +89,9 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
     window = 64 * n;
   window = std::max(window, n);
   auto build = std::move(build_);
-  return flow<U>{[build = std::move(build), n, f = std::move(f), window,
-                  op](detail::build_context& ctx, sender<U> out) {
-    auto in = ctx.make_channel<T>({});
+  return flow<U>{[build = std::move(build), n, f = std::move(f), window, op,
+                  so](detail::build_context& ctx, sender<U> out) {
+    auto in = ctx.make_channel<T>(so);
     // Small batches towards the workers keep dispatch demand-driven: a busy
     // worker does not sit on items that an idle one could take.
     auto work = ctx.make_channel<job>({32 * n, 8});
@@ -81,12 +122,13 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
     for (size_t i = 0; i < n; ++i) {
       ctx.spawn(
         base + ".worker" + std::to_string(i + 1),
-        [f](receiver<job> work, sender<done> results) mutable -> task<> {
+        [f, so](receiver<job> work, sender<done> results) mutable -> task<> {
           while (auto j = co_await work.recv()) {
-            auto call = detail::apply_at(static_cast<size_t>(j->first), f,
+            auto call = detail::apply_at(so, static_cast<size_t>(j->first), f,
                                          std::move(j->second));
             auto y = co_await std::move(call);
-            if (!co_await results.send(done{j->first, std::move(*y)}))
+            auto r = done{j->first, detail::maybe<U>{std::move(y)}};
+            if (!co_await results.send(std::move(r)))
               co_return;
           }
         },
@@ -103,7 +145,9 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
           for (size_t i = 0; i < window; ++i)
             if (!co_await tokens.send(uint8_t{0}))
               break;
-          std::vector<std::optional<U>> pending(window);
+          // Slot i holds the result of the item with sequence number i
+          // (mod window) once it arrived; an empty one was dropped.
+          std::vector<std::optional<detail::maybe<U>>> pending(window);
           uint64_t next = 0;
           while (auto r = co_await results.recv()) {
             pending[r->first % window].emplace(std::move(r->second));
@@ -114,7 +158,7 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
               auto y = std::move(*head);
               head.reset();
               ++next;
-              if (!co_await out.send(std::move(y)))
+              if (y.value && !co_await out.send(std::move(*y.value)))
                 co_return;
               (void)co_await tokens.send(uint8_t{0});
             }
@@ -122,7 +166,8 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
         } else {
           tokens.close();
           while (auto r = co_await results.recv())
-            if (!co_await out.send(std::move(r->second)))
+            if (r->second.value
+                && !co_await out.send(std::move(*r->second.value)))
               co_return;
         }
       },
@@ -132,7 +177,7 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
 
 template <class T>
 template <class K, class F>
-auto flow<T>::route_by_key(size_t n, K key, F f) && {
+auto flow<T>::route_by_key(size_t n, K key, F f, stage_options so) && {
   static_assert(std::is_invocable_v<K&, const T&>,
                 "route_by_key(n, key, f): key must be callable with const T&");
   using key_t = std::decay_t<std::invoke_result_t<K&, const T&>>;
@@ -153,8 +198,9 @@ auto flow<T>::route_by_key(size_t n, K key, F f) && {
     return flow<U>{nullptr, moved_or(err_)};
   auto build = std::move(build_);
   return flow<U>{[build = std::move(build), n, key = std::move(key),
-                  f = std::move(f)](detail::build_context& ctx, sender<U> out) {
-    auto in = ctx.make_channel<T>({});
+                  f = std::move(f),
+                  so](detail::build_context& ctx, sender<U> out) {
+    auto in = ctx.make_channel<T>(so);
     if (!in)
       return;
     std::vector<sender<T>> lanes;
@@ -171,10 +217,11 @@ auto flow<T>::route_by_key(size_t n, K key, F f) && {
     // -- scatter: one lane per worker, chosen by the key's hash --
     ctx.spawn(
       base + ".scatter",
-      [key](receiver<T> in, std::vector<sender<T>> lanes) mutable -> task<> {
+      [key, so](receiver<T> in,
+                std::vector<sender<T>> lanes) mutable -> task<> {
         size_t index = 0;
         while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(index++, key, std::as_const(*x));
+          auto call = detail::apply_at(so, index++, key, std::as_const(*x));
           auto k = co_await std::move(call);
           if (!k)
             continue;
@@ -188,10 +235,10 @@ auto flow<T>::route_by_key(size_t n, K key, F f) && {
     for (size_t i = 0; i < n; ++i) {
       ctx.spawn(
         base + ".worker" + std::to_string(i + 1),
-        [f](receiver<T> lane, sender<U> out) mutable -> task<> {
+        [f, so](receiver<T> lane, sender<U> out) mutable -> task<> {
           size_t index = 0;
           while (auto x = co_await lane.recv()) {
-            auto call = detail::apply_at(index++, f, std::move(*x));
+            auto call = detail::apply_at(so, index++, f, std::move(*x));
             auto y = co_await std::move(call);
             if (y && !co_await out.send(std::move(*y)))
               co_return;
