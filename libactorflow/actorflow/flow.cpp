@@ -21,6 +21,17 @@ void rethrow_at(size_t index) {
   }
 }
 
+caf::error check_options(const char* op, const stage_options& so) {
+  if (so.concurrency > 1)
+    return make_error(error_code::invalid_argument,
+                      std::string{op}
+                        + ": stage_options::concurrency applies to then, "
+                          "parallel_then, parallel_then_unordered and "
+                          "route_by_key with a coroutine f (returning "
+                          "task<U>)");
+  return caf::error{};
+}
+
 bool after_failure(const error_policy& policy,
                    const std::function<void(const item_failure&)>& listener,
                    size_t index, uint32_t attempt, bool can_retry,

@@ -24,6 +24,7 @@
 
 #include "actorflow/channel.hpp"
 #include "actorflow/detail/apply.hpp"
+#include "actorflow/detail/in_flight.hpp"
 #include "actorflow/error.hpp"
 #include "actorflow/error_policy.hpp"
 #include "actorflow/receiver.hpp"
@@ -46,6 +47,12 @@ struct stage_options {
   size_t capacity = 0;
   /// Most items per message on that channel.
   uint32_t batch = 0;
+  /// How many calls of a coroutine `f` (returning `task<U>`) one stage actor
+  /// keeps in flight: `then` (and every worker of `parallel_then`,
+  /// `parallel_then_unordered` and `route_by_key`) starts the next call
+  /// while earlier ones wait (e.g. for `actorflow::ask`) and still emits
+  /// the results in input order. 0 or 1: one call at a time.
+  size_t concurrency = 0;
   /// What the stage does when its function fails on an item (throws, or
   /// returns a `caf::expected` holding an error): end the pipeline (the
   /// default), drop the item, or call the function again.
@@ -156,6 +163,11 @@ struct build_context {
       w.cancel();
   }
 };
+
+/// Rejects settings that do not apply to the stage `op` (concurrency
+/// outside `then` and the parallel stages).
+ACTORFLOW_EXPORT caf::error check_options(const char* op,
+                                          const stage_options& so);
 
 /// Builds the part of a pipeline upstream of `out`: spawns its stages and
 /// connects the last one to `out`.
@@ -388,29 +400,50 @@ public:
 
   /// One stage actor applying `f` to every item. `f` is `T -> U`, or a
   /// coroutine `T -> task<U>` that may `co_await` (e.g. `actorflow::ask` of
-  /// another actor) without blocking a scheduler thread.
+  /// another actor) without blocking a scheduler thread; `U` may be a
+  /// `caf::expected` (an error counts as a failure, see `error_policy`).
+  /// With `{.concurrency = k}`, up to `k` calls of a coroutine `f` are in
+  /// flight at once; results still leave in input order.
+  ///
+  /// ~~~
+  /// src.then([pricer](int id) -> actorflow::task<double> {
+  ///   auto p = co_await actorflow::ask<double>(pricer, 1s, id);
+  ///   co_return p ? *p : 0.0;
+  /// }, {.concurrency = 8});
+  /// ~~~
   template <class F>
   auto then(F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_v<F&, T&&>,
+    constexpr bool invocable = std::is_invocable_v<F&, T&&>;
+    static_assert(invocable,
                   "then(f): f must be callable with the stream's item type "
                   "T (by value or const reference)");
-    using raw =
-      typename detail::body_result<std::is_invocable_v<F&, T&&>, F, T>::type;
+    using raw = typename detail::body_result<invocable, F, T>::type;
+    constexpr bool foreign = detail::is_foreign_awaitable<raw>::value;
+    static_assert(!foreign,
+                  "then(f): f returns an awaitable that is not "
+                  "actorflow::task<U>; make f a coroutine returning task<U> "
+                  "that co_awaits it");
     using U = typename detail::stage_value<raw>::type;
     static_assert(!std::is_void_v<U>,
                   "then(f): f must return a value (use for_each or inspect "
                   "for side effects only)");
-    return std::move(*this).template stage<U>(
-      "then", so,
-      [f = std::move(f), so](receiver<T> in, sender<U> out) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(so, index++, f, std::move(*x));
-          auto y = co_await std::move(call);
-          if (y && !co_await out.send(std::move(*y)))
-            co_return;
-        }
-      });
+    if constexpr (!invocable || foreign || std::is_void_v<U>) {
+      return flow<T>{}; // not reached: a static_assert above failed
+    } else {
+      if (so.concurrency > 1 && !detail::is_task<raw>::value)
+        return flow<U>{nullptr,
+                       make_error(error_code::invalid_argument,
+                                  "then(f): concurrency > 1 needs a coroutine "
+                                  "f returning task<U> (a synchronous f "
+                                  "runs one call at a time; use "
+                                  "parallel_then)")};
+      auto channel_so = so;
+      channel_so.concurrency = 0; // handled here, not by stage()
+      return std::move(*this).template stage<U>(
+        "then", std::move(channel_so),
+        [f = std::move(f), so](receiver<T> in, sender<U> out) mutable
+        -> task<> { co_await detail::map_items(so, f, in, out); });
+    }
   }
 
   /// Keeps the items for which `pred` returns true.
@@ -699,6 +732,8 @@ public:
     using start_fn = typename pipeline<Acc>::start_fn;
     if (err_ || !build_)
       return pipeline<Acc>{nullptr, moved_or(err_)};
+    if (auto err = detail::check_options(op, so))
+      return pipeline<Acc>{nullptr, std::move(err)};
     auto build = std::move(build_);
     start_fn start = [build = std::move(build), init = std::move(init), op,
                       body = std::move(body),
@@ -722,6 +757,8 @@ public:
   flow<U> stage(const char* op, stage_options so, Body body) && {
     if (err_ || !build_)
       return flow<U>{nullptr, moved_or(err_)};
+    if (auto err = detail::check_options(op, so))
+      return flow<U>{nullptr, std::move(err)};
     auto build = std::move(build_);
     return flow<U>{[build = std::move(build), op, so, body = std::move(body)](
                      detail::build_context& ctx, sender<U> out) {

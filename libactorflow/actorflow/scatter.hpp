@@ -83,6 +83,12 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window,
       nullptr,
       make_error(error_code::invalid_argument,
                  std::string{op} + "(0, f): needs at least one worker")};
+  if (so.concurrency > 1 && !detail::is_task<raw>::value)
+    return flow<U>{nullptr,
+                   make_error(error_code::invalid_argument,
+                              std::string{op}
+                                + "(n, f): concurrency > 1 needs a coroutine "
+                                  "f returning task<U>")};
   if (err_ || !build_)
     return flow<U>{nullptr, moved_or(err_)};
   if (window == 0)
@@ -123,6 +129,27 @@ auto flow<T>::scatter_gather(size_t n, F f, size_t window,
       ctx.spawn(
         base + ".worker" + std::to_string(i + 1),
         [f, so](receiver<job> work, sender<done> results) mutable -> task<> {
+          if constexpr (detail::is_task<raw>::value) {
+            if (so.concurrency > 1) {
+              // Up to `concurrency` calls in flight in this worker.
+              auto call = [&f, &so](job j, size_t) -> task<done> {
+                auto c = detail::apply_at(so, static_cast<size_t>(j.first), f,
+                                          std::move(j.second));
+                auto y = co_await std::move(c);
+                auto r = done{j.first, detail::maybe<U>{std::move(y)}};
+                co_return std::move(r);
+              };
+              detail::ordered_calls<job, done, decltype(call)> calls{
+                so.concurrency, work, std::move(call)};
+              while (auto r = co_await calls.next()) {
+                if (!co_await results.send(std::move(*r))) {
+                  co_await calls.drain();
+                  co_return;
+                }
+              }
+              co_return;
+            }
+          }
           while (auto j = co_await work.recv()) {
             auto call = detail::apply_at(so, static_cast<size_t>(j->first), f,
                                          std::move(j->second));
@@ -194,6 +221,11 @@ auto flow<T>::route_by_key(size_t n, K key, F f, stage_options so) && {
                    make_error(error_code::invalid_argument,
                               "route_by_key(0, key, f): needs at least one "
                               "worker")};
+  if (so.concurrency > 1 && !detail::is_task<raw>::value)
+    return flow<U>{nullptr,
+                   make_error(error_code::invalid_argument,
+                              "route_by_key(n, key, f): concurrency > 1 "
+                              "needs a coroutine f returning task<U>")};
   if (err_ || !build_)
     return flow<U>{nullptr, moved_or(err_)};
   auto build = std::move(build_);
@@ -236,13 +268,7 @@ auto flow<T>::route_by_key(size_t n, K key, F f, stage_options so) && {
       ctx.spawn(
         base + ".worker" + std::to_string(i + 1),
         [f, so](receiver<T> lane, sender<U> out) mutable -> task<> {
-          size_t index = 0;
-          while (auto x = co_await lane.recv()) {
-            auto call = detail::apply_at(so, index++, f, std::move(*x));
-            auto y = co_await std::move(call);
-            if (y && !co_await out.send(std::move(*y)))
-              co_return;
-          }
+          co_await detail::map_items(so, f, lane, out);
         },
         std::move(lane_rx[i]), sender<U>{out});
     }

@@ -382,6 +382,13 @@ public:
     mark_dirty();
   }
 
+  /// Resumes the coroutine waiting for an item now; its `take` yields what
+  /// is there, which may be nothing.
+  void interrupt() {
+    if (waiter_)
+      host_->make_ready(std::exchange(waiter_, nullptr));
+  }
+
   [[gnu::always_inline]] std::optional<T> take() {
     if (pos_ == in_.size()) [[unlikely]]
       return std::nullopt;
