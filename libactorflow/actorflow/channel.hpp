@@ -21,9 +21,11 @@ namespace actorflow {
 /// Tuning of one channel.
 struct channel_options {
   /// Most items per message; 0 picks min(capacity, 256). Senders collect up
-  /// to this many items per activation into one message, and receivers keep
-  /// up to min(batch, capacity) items of read-ahead.
+  /// to this many items per activation into one message.
   uint32_t batch = 0;
+  /// How many items each receiver asks for ahead of its `recv` calls; 0
+  /// picks two batches, but at most half the capacity. At most `capacity`.
+  uint32_t read_ahead = 0;
 };
 
 /// Both ends of a new channel; supports structured bindings.
@@ -72,10 +74,16 @@ caf::expected<channel_pair<T>> channel(caf::actor_system& sys, size_t capacity,
                       "channel capacity " + std::to_string(capacity)
                         + " exceeds the maximum of "
                         + std::to_string(max_capacity));
+  if (opts.read_ahead > capacity)
+    return make_error(error_code::invalid_argument,
+                      "channel read-ahead " + std::to_string(opts.read_ahead)
+                        + " exceeds the capacity of "
+                        + std::to_string(capacity));
   detail::channel_params params;
   params.capacity = static_cast<uint32_t>(capacity);
   params.batch = opts.batch != 0 ? opts.batch
                                  : std::min<uint32_t>(params.capacity, 256);
+  params.read_ahead = opts.read_ahead;
   auto stats = std::make_shared<detail::channel_stats>();
   auto tx_id = detail::next_endpoint_id();
   auto rx_id = detail::next_endpoint_id();

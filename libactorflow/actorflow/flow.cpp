@@ -29,6 +29,12 @@ caf::error check_options(const char* op, const stage_options& so) {
                           "parallel_then, parallel_then_unordered and "
                           "route_by_key with a coroutine f (returning "
                           "task<U>)");
+  if (so.workers != 0 || so.window != 0)
+    return make_error(error_code::invalid_argument,
+                      std::string{op}
+                        + ": stage_options::workers and window apply to "
+                          "parallel_then, parallel_then_unordered and "
+                          "route_by_key");
   return caf::error{};
 }
 

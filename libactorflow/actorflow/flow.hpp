@@ -47,12 +47,23 @@ struct stage_options {
   size_t capacity = 0;
   /// Most items per message on that channel.
   uint32_t batch = 0;
+  /// How many items the stage asks for ahead of its work (its receiver's
+  /// read-ahead); 0 picks two batches, at most half the capacity. For
+  /// `parallel_then` and `route_by_key`: the read-ahead of each worker
+  /// (default 16 for `parallel_then`). Independent of `concurrency`.
+  uint32_t read_ahead = 0;
   /// How many calls of a coroutine `f` (returning `task<U>`) one stage actor
   /// keeps in flight: `then` (and every worker of `parallel_then`,
   /// `parallel_then_unordered` and `route_by_key`) starts the next call
   /// while earlier ones wait (e.g. for `actorflow::ask`) and still emits
   /// the results in input order. 0 or 1: one call at a time.
   size_t concurrency = 0;
+  /// Worker actors of `parallel_then`, `parallel_then_unordered` and
+  /// `route_by_key` called without `n`; 0 picks the scheduler's thread count.
+  size_t workers = 0;
+  /// Most items between dispatch and gather of `parallel_then` (bounds its
+  /// reorder buffer); 0 picks 64 per worker.
+  size_t window = 0;
   /// What the stage does when its function fails on an item (throws, or
   /// returns a `caf::expected` holding an error): end the pipeline (the
   /// default), drop the item, or call the function again.
@@ -131,7 +142,7 @@ struct build_context {
   std::optional<channel_pair<T>> make_channel(const stage_options& so) {
     auto cap = so.capacity != 0 ? so.capacity : opts.capacity;
     auto bat = so.batch != 0 ? so.batch : opts.batch;
-    auto ch = channel<T>(sys, cap, channel_options{bat});
+    auto ch = channel<T>(sys, cap, channel_options{bat, so.read_ahead});
     if (!ch) {
       if (!error)
         error = ch.error();
@@ -164,8 +175,8 @@ struct build_context {
   }
 };
 
-/// Rejects settings that do not apply to the stage `op` (concurrency
-/// outside `then` and the parallel stages).
+/// Rejects settings that do not apply to the stage `op` (concurrency,
+/// workers and window outside `then` and the parallel stages).
 ACTORFLOW_EXPORT caf::error check_options(const char* op,
                                           const stage_options& so);
 
@@ -591,35 +602,60 @@ public:
 
   /// `n` worker actors apply `f` to the items in parallel; a gather actor
   /// restores the input order. Dispatch is demand-driven, and at most
-  /// `window` items (default 64 per worker) are between the dispatcher and
-  /// the gather at any time, so the gather's reorder buffer is bounded even
-  /// when one item is slow: dispatch then holds back.
+  /// `so.window` items (default 64 per worker) are between the dispatcher
+  /// and the gather at any time, so the gather's reorder buffer is bounded
+  /// even when one item is slow: dispatch then holds back. Each worker
+  /// reads `so.read_ahead` items ahead (default 16) and, for a coroutine
+  /// `f`, has up to `so.concurrency` calls in flight. `n == 0` is an error.
+  ///
+  /// ~~~
+  /// src.parallel_then(4, parse, {.window = 1024, .read_ahead = 32});
+  /// ~~~
   template <class F>
   auto parallel_then(size_t n, F f, stage_options so = {}) && {
-    return std::move(*this).template scatter_gather<true>(n, std::move(f), 0,
+    return std::move(*this).template scatter_gather<true>(n, std::move(f),
                                                           std::move(so));
   }
 
-  /// `parallel_then(n, f)` with a reorder window of `window` items.
+  /// `parallel_then(n, f, {.window = window})`.
   template <class F>
   auto parallel_then(size_t n, F f, size_t window) && {
+    stage_options so;
+    so.window = window;
     return std::move(*this).template scatter_gather<true>(n, std::move(f),
-                                                          window, {});
+                                                          std::move(so));
+  }
+
+  /// `parallel_then` with `so.workers` workers, by default one per thread
+  /// of the actor system's scheduler.
+  template <class F>
+  auto parallel_then(F f, stage_options so = {}) && {
+    return std::move(*this).template scatter_gather<true>(
+      std::nullopt, std::move(f), std::move(so));
   }
 
   /// Like `parallel_then`, but items leave in completion order.
   template <class F>
   auto parallel_then_unordered(size_t n, F f, stage_options so = {}) && {
-    return std::move(*this).template scatter_gather<false>(n, std::move(f), 0,
+    return std::move(*this).template scatter_gather<false>(n, std::move(f),
                                                            std::move(so));
   }
 
-  /// `parallel_then_unordered(n, f)` with at most `window` items between
-  /// dispatch and gather.
+  /// `parallel_then_unordered(n, f, {.window = window})`.
   template <class F>
   auto parallel_then_unordered(size_t n, F f, size_t window) && {
+    stage_options so;
+    so.window = window;
     return std::move(*this).template scatter_gather<false>(n, std::move(f),
-                                                           window, {});
+                                                           std::move(so));
+  }
+
+  /// `parallel_then_unordered` with `so.workers` workers, by default one per
+  /// thread of the actor system's scheduler.
+  template <class F>
+  auto parallel_then_unordered(F f, stage_options so = {}) && {
+    return std::move(*this).template scatter_gather<false>(
+      std::nullopt, std::move(f), std::move(so));
   }
 
   // -- sinks -----------------------------------------------------------------
@@ -781,11 +817,25 @@ public:
   /// the same key go to the same worker, so per-key state and per-key order
   /// hold. Output is in completion order across keys.
   template <class K, class F>
-  auto route_by_key(size_t n, K key, F f, stage_options so = {}) &&;
+  auto route_by_key(size_t n, K key, F f, stage_options so = {}) && {
+    return std::move(*this).route(n, std::move(key), std::move(f),
+                                  std::move(so));
+  }
+
+  /// `route_by_key` with `so.workers` workers, by default one per thread of
+  /// the actor system's scheduler.
+  template <class K, class F>
+  auto route_by_key(K key, F f, stage_options so = {}) && {
+    return std::move(*this).route(std::nullopt, std::move(key), std::move(f),
+                                  std::move(so));
+  }
 
 private:
   template <bool Ordered, class F>
-  auto scatter_gather(size_t n, F f, size_t window, stage_options so) &&;
+  auto scatter_gather(std::optional<size_t> n, F f, stage_options so) &&;
+
+  template <class K, class F>
+  auto route(std::optional<size_t> n, K key, F f, stage_options so) &&;
 
   static caf::error moved_or(const caf::error& err) {
     if (err)

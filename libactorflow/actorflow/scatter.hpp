@@ -14,13 +14,18 @@
 // gather's reorder buffer never holds more than `window` items, however slow
 // the item at its head is.
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <caf/detail/scope_guard.hpp>
 #include <caf/optional.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "actorflow/flow.hpp"
 
@@ -63,216 +68,257 @@ inspect(Inspector& f, maybe<U>& x) {
 
 template <class T>
 template <bool Ordered, class F>
-auto flow<T>::scatter_gather(size_t n, F f, size_t window,
+auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
                              stage_options so) && {
   constexpr bool invocable = std::is_invocable_v<F&, T&&>;
   static_assert(invocable,
                 "parallel_then(n, f): f must be callable with the stream's "
                 "item type T (by value or const reference)");
   using raw = typename detail::body_result<invocable, F, T>::type;
+  constexpr bool foreign = detail::is_foreign_awaitable<raw>::value;
+  static_assert(!foreign,
+                "parallel_then(n, f): f returns an awaitable that is not "
+                "actorflow::task<U>; make f a coroutine returning task<U> "
+                "that co_awaits it");
   using U = typename detail::stage_value<raw>::type;
   static_assert(!std::is_void_v<U>,
                 "parallel_then(n, f): f must return a value");
-  using job = std::pair<uint64_t, T>;
-  // An empty result stands for a dropped item (error_policy::skip): the
-  // gather still has to see its sequence number.
-  using done = std::pair<uint64_t, detail::maybe<U>>;
-  const char* op = Ordered ? "parallel_then" : "parallel_then_unordered";
-  if (n == 0)
-    return flow<U>{
-      nullptr,
-      make_error(error_code::invalid_argument,
-                 std::string{op} + "(0, f): needs at least one worker")};
-  if (so.concurrency > 1 && !detail::is_task<raw>::value)
-    return flow<U>{nullptr,
-                   make_error(error_code::invalid_argument,
-                              std::string{op}
-                                + "(n, f): concurrency > 1 needs a coroutine "
-                                  "f returning task<U>")};
-  if (err_ || !build_)
-    return flow<U>{nullptr, moved_or(err_)};
-  if (window == 0)
-    window = 64 * n;
-  window = std::max(window, n);
-  auto build = std::move(build_);
-  return flow<U>{[build = std::move(build), n, f = std::move(f), window, op,
-                  so](detail::build_context& ctx, sender<U> out) {
-    auto in = ctx.make_channel<T>(so);
-    // Small batches towards the workers keep dispatch demand-driven: a busy
-    // worker does not sit on items that an idle one could take.
-    auto work = ctx.make_channel<job>({32 * n, 8});
-    auto results = ctx.make_channel<done>({window, 0});
-    auto tokens = ctx.make_channel<uint8_t>({window, 0});
-    if (!in || !work || !results || !tokens)
-      return;
-    build(ctx, std::move(in->tx));
-    auto base = ctx.stage_name(op);
-    // -- scatter --
-    ctx.spawn(
-      base + ".scatter",
-      [](receiver<T> in, receiver<uint8_t> tokens, sender<job> work) -> task<> {
-        for (uint64_t seq = 0;; ++seq) {
-          auto x = co_await in.recv();
-          if (!x)
-            co_return;
-          if constexpr (Ordered) {
-            if (!co_await tokens.recv())
-              co_return;
-          }
-          if (!co_await work.send(job{seq, std::move(*x)}))
-            co_return;
-        }
-      },
-      std::move(in->rx), std::move(tokens->rx), std::move(work->tx));
-    // -- workers --
-    for (size_t i = 0; i < n; ++i) {
+  if constexpr (!invocable || foreign || std::is_void_v<U>) {
+    return flow<T>{}; // not reached: a static_assert above failed
+  } else {
+    using job = std::pair<uint64_t, T>;
+    // An empty result stands for a dropped item (error_policy::skip): the
+    // gather still has to see its sequence number.
+    using done = std::pair<uint64_t, detail::maybe<U>>;
+    const char* op = Ordered ? "parallel_then" : "parallel_then_unordered";
+    if (n && *n == 0)
+      return flow<U>{
+        nullptr,
+        make_error(error_code::invalid_argument,
+                   std::string{op} + "(0, f): needs at least one worker")};
+    if (so.concurrency > 1 && !detail::is_task<raw>::value)
+      return flow<U>{nullptr, make_error(error_code::invalid_argument,
+                                         std::string{op}
+                                           + "(n, f): concurrency > 1 needs a "
+                                             "coroutine f returning task<U>")};
+    if (err_ || !build_)
+      return flow<U>{nullptr, moved_or(err_)};
+    auto build = std::move(build_);
+    return flow<U>{[build = std::move(build), n, f = std::move(f), op,
+                    so](detail::build_context& ctx, sender<U> out) {
+      // Worker count and window are settled when the pipeline starts: the
+      // default is one worker per scheduler thread.
+      size_t workers = n ? *n
+                       : so.workers != 0
+                         ? so.workers
+                         : std::max<size_t>(1,
+                                            ctx.sys.scheduler().num_workers());
+      size_t window = so.window != 0 ? so.window : 64 * workers;
+      window = std::max(window, workers);
+      auto in
+        = ctx.make_channel<T>({.capacity = so.capacity, .batch = so.batch});
+      // Small batches towards the workers keep dispatch demand-driven: a busy
+      // worker does not sit on items that an idle one could take.
+      uint32_t ahead = so.read_ahead != 0 ? so.read_ahead : 16;
+      auto work = ctx.make_channel<job>(
+        {.capacity = std::max<size_t>(32, 2 * size_t{ahead}) * workers,
+         .batch = 8,
+         .read_ahead = ahead});
+      auto results = ctx.make_channel<done>({.capacity = window});
+      auto tokens = ctx.make_channel<uint8_t>({.capacity = window});
+      if (!in || !work || !results || !tokens)
+        return;
+      build(ctx, std::move(in->tx));
+      auto base = ctx.stage_name(op);
+      // -- scatter --
       ctx.spawn(
-        base + ".worker" + std::to_string(i + 1),
-        [f, so](receiver<job> work, sender<done> results) mutable -> task<> {
-          if constexpr (detail::is_task<raw>::value) {
-            if (so.concurrency > 1) {
-              // Up to `concurrency` calls in flight in this worker.
-              auto call = [&f, &so](job j, size_t) -> task<done> {
-                auto c = detail::apply_at(so, static_cast<size_t>(j.first), f,
-                                          std::move(j.second));
-                auto y = co_await std::move(c);
-                auto r = done{j.first, detail::maybe<U>{std::move(y)}};
-                co_return std::move(r);
-              };
-              detail::ordered_calls<job, done, decltype(call)> calls{
-                so.concurrency, work, std::move(call)};
-              while (auto r = co_await calls.next()) {
-                if (!co_await results.send(std::move(*r))) {
-                  co_await calls.drain();
-                  co_return;
-                }
-              }
+        base + ".scatter",
+        [](receiver<T> in, receiver<uint8_t> tokens,
+           sender<job> work) -> task<> {
+          for (uint64_t seq = 0;; ++seq) {
+            auto x = co_await in.recv();
+            if (!x)
               co_return;
+            if constexpr (Ordered) {
+              if (!co_await tokens.recv())
+                co_return;
             }
-          }
-          while (auto j = co_await work.recv()) {
-            auto call = detail::apply_at(so, static_cast<size_t>(j->first), f,
-                                         std::move(j->second));
-            auto y = co_await std::move(call);
-            auto r = done{j->first, detail::maybe<U>{std::move(y)}};
-            if (!co_await results.send(std::move(r)))
+            if (!co_await work.send(job{seq, std::move(*x)}))
               co_return;
           }
         },
-        work->rx, results->tx);
-    }
-    work->rx.close();
-    results->tx.close();
-    // -- gather --
-    ctx.spawn(
-      base + ".gather",
-      [window](receiver<done> results, sender<uint8_t> tokens,
-               sender<U> out) -> task<> {
-        if constexpr (Ordered) {
-          for (size_t i = 0; i < window; ++i)
-            if (!co_await tokens.send(uint8_t{0}))
-              break;
-          // Slot i holds the result of the item with sequence number i
-          // (mod window) once it arrived; an empty one was dropped.
-          std::vector<std::optional<detail::maybe<U>>> pending(window);
-          uint64_t next = 0;
-          while (auto r = co_await results.recv()) {
-            pending[r->first % window].emplace(std::move(r->second));
-            for (;;) {
-              auto& head = pending[next % window];
-              if (!head)
-                break;
-              auto y = std::move(*head);
-              head.reset();
-              ++next;
-              if (y.value && !co_await out.send(std::move(*y.value)))
+        std::move(in->rx), std::move(tokens->rx), std::move(work->tx));
+      // -- workers --
+      for (size_t i = 0; i < workers; ++i) {
+        ctx.spawn(
+          base + ".worker" + std::to_string(i + 1),
+          [f, so](receiver<job> work, sender<done> results) mutable -> task<> {
+            if constexpr (detail::is_task<raw>::value) {
+              if (so.concurrency > 1) {
+                // Up to `concurrency` calls in flight in this worker.
+                auto call = [&f, &so](job j, size_t) -> task<done> {
+                  auto c = detail::apply_at(so, static_cast<size_t>(j.first), f,
+                                            std::move(j.second));
+                  auto y = co_await std::move(c);
+                  auto r = done{j.first, detail::maybe<U>{std::move(y)}};
+                  co_return std::move(r);
+                };
+                detail::ordered_calls<job, done, decltype(call)> calls{
+                  so.concurrency, work, std::move(call)};
+                while (auto r = co_await calls.next()) {
+                  if (!co_await results.send(std::move(*r))) {
+                    co_await calls.drain();
+                    co_return;
+                  }
+                }
                 co_return;
-              (void)co_await tokens.send(uint8_t{0});
+              }
             }
+            while (auto j = co_await work.recv()) {
+              auto call = detail::apply_at(so, static_cast<size_t>(j->first), f,
+                                           std::move(j->second));
+              auto y = co_await std::move(call);
+              auto r = done{j->first, detail::maybe<U>{std::move(y)}};
+              if (!co_await results.send(std::move(r)))
+                co_return;
+            }
+          },
+          work->rx, results->tx);
+      }
+      work->rx.close();
+      results->tx.close();
+      // -- gather --
+      ctx.spawn(
+        base + ".gather",
+        [window](receiver<done> results, sender<uint8_t> tokens,
+                 sender<U> out) -> task<> {
+          if constexpr (Ordered) {
+            for (size_t i = 0; i < window; ++i)
+              if (!co_await tokens.send(uint8_t{0}))
+                break;
+            // Slot i holds the result of the item with sequence number i
+            // (mod window) once it arrived; an empty one was dropped.
+            std::vector<std::optional<detail::maybe<U>>> pending(window);
+            uint64_t next = 0;
+            while (auto r = co_await results.recv()) {
+              pending[r->first % window].emplace(std::move(r->second));
+              for (;;) {
+                auto& head = pending[next % window];
+                if (!head)
+                  break;
+                auto y = std::move(*head);
+                head.reset();
+                ++next;
+                if (y.value && !co_await out.send(std::move(*y.value)))
+                  co_return;
+                (void)co_await tokens.send(uint8_t{0});
+              }
+            }
+          } else {
+            tokens.close();
+            while (auto r = co_await results.recv())
+              if (r->second.value
+                  && !co_await out.send(std::move(*r->second.value)))
+                co_return;
           }
-        } else {
-          tokens.close();
-          while (auto r = co_await results.recv())
-            if (r->second.value
-                && !co_await out.send(std::move(*r->second.value)))
-              co_return;
-        }
-      },
-      std::move(results->rx), std::move(tokens->tx), std::move(out));
-  }};
+        },
+        std::move(results->rx), std::move(tokens->tx), std::move(out));
+    }};
+  }
 }
 
 template <class T>
 template <class K, class F>
-auto flow<T>::route_by_key(size_t n, K key, F f, stage_options so) && {
-  static_assert(std::is_invocable_v<K&, const T&>,
+auto flow<T>::route(std::optional<size_t> n, K key, F f, stage_options so) && {
+  constexpr bool key_ok = std::is_invocable_v<K&, const T&>;
+  static_assert(key_ok,
                 "route_by_key(n, key, f): key must be callable with const T&");
-  using key_t = std::decay_t<std::invoke_result_t<K&, const T&>>;
-  static_assert(std::is_invocable_v<std::hash<key_t>&, const key_t&>,
-                "route_by_key(n, key, f): the key type must be hashable "
-                "with std::hash");
+  using key_t = std::decay_t<typename std::conditional_t<
+    key_ok, std::invoke_result<K&, const T&>, std::type_identity<void*>>::type>;
+  constexpr bool hashable
+    = std::is_invocable_v<std::hash<key_t>&, const key_t&>;
+  static_assert(hashable, "route_by_key(n, key, f): the key type must be "
+                          "hashable with std::hash");
   constexpr bool invocable = std::is_invocable_v<F&, T&&>;
   static_assert(invocable, "route_by_key(n, key, f): f must be callable with "
                            "the stream's item type T");
   using raw = typename detail::body_result<invocable, F, T>::type;
+  constexpr bool foreign = detail::is_foreign_awaitable<raw>::value;
+  static_assert(!foreign,
+                "route_by_key(n, key, f): f returns an awaitable that is not "
+                "actorflow::task<U>; make f a coroutine returning task<U> "
+                "that co_awaits it");
   using U = typename detail::stage_value<raw>::type;
-  if (n == 0)
-    return flow<U>{nullptr,
-                   make_error(error_code::invalid_argument,
-                              "route_by_key(0, key, f): needs at least one "
-                              "worker")};
-  if (so.concurrency > 1 && !detail::is_task<raw>::value)
-    return flow<U>{nullptr,
-                   make_error(error_code::invalid_argument,
-                              "route_by_key(n, key, f): concurrency > 1 "
-                              "needs a coroutine f returning task<U>")};
-  if (err_ || !build_)
-    return flow<U>{nullptr, moved_or(err_)};
-  auto build = std::move(build_);
-  return flow<U>{[build = std::move(build), n, key = std::move(key),
-                  f = std::move(f),
-                  so](detail::build_context& ctx, sender<U> out) {
-    auto in = ctx.make_channel<T>(so);
-    if (!in)
-      return;
-    std::vector<sender<T>> lanes;
-    std::vector<receiver<T>> lane_rx;
-    for (size_t i = 0; i < n; ++i) {
-      auto lane = ctx.make_channel<T>({});
-      if (!lane)
+  static_assert(!std::is_void_v<U>,
+                "route_by_key(n, key, f): f must return a value");
+  if constexpr (!key_ok || !hashable || !invocable || foreign
+                || std::is_void_v<U>) {
+    return flow<T>{}; // not reached: a static_assert above failed
+  } else {
+    if (n && *n == 0)
+      return flow<U>{nullptr,
+                     make_error(error_code::invalid_argument,
+                                "route_by_key(0, key, f): needs at least one "
+                                "worker")};
+    if (so.concurrency > 1 && !detail::is_task<raw>::value)
+      return flow<U>{nullptr,
+                     make_error(error_code::invalid_argument,
+                                "route_by_key(n, key, f): concurrency > 1 "
+                                "needs a coroutine f returning task<U>")};
+    if (err_ || !build_)
+      return flow<U>{nullptr, moved_or(err_)};
+    auto build = std::move(build_);
+    return flow<U>{[build = std::move(build), n, key = std::move(key),
+                    f = std::move(f),
+                    so](detail::build_context& ctx, sender<U> out) {
+      size_t workers = n ? *n
+                       : so.workers != 0
+                         ? so.workers
+                         : std::max<size_t>(1,
+                                            ctx.sys.scheduler().num_workers());
+      auto in
+        = ctx.make_channel<T>({.capacity = so.capacity, .batch = so.batch});
+      if (!in)
         return;
-      lanes.push_back(std::move(lane->tx));
-      lane_rx.push_back(std::move(lane->rx));
-    }
-    build(ctx, std::move(in->tx));
-    auto base = ctx.stage_name("route_by_key");
-    // -- scatter: one lane per worker, chosen by the key's hash --
-    ctx.spawn(
-      base + ".scatter",
-      [key, so](receiver<T> in,
-                std::vector<sender<T>> lanes) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(so, index++, key, std::as_const(*x));
-          auto k = co_await std::move(call);
-          if (!k)
-            continue;
-          auto lane = std::hash<key_t>{}(*k) % lanes.size();
-          if (!co_await lanes[lane].send(std::move(*x)))
-            co_return;
-        }
-      },
-      std::move(in->rx), std::move(lanes));
-    // -- workers, writing into copies of `out` (the gather is the channel) --
-    for (size_t i = 0; i < n; ++i) {
+      std::vector<sender<T>> lanes;
+      std::vector<receiver<T>> lane_rx;
+      for (size_t i = 0; i < workers; ++i) {
+        auto lane = ctx.make_channel<T>({.read_ahead = so.read_ahead});
+        if (!lane)
+          return;
+        lanes.push_back(std::move(lane->tx));
+        lane_rx.push_back(std::move(lane->rx));
+      }
+      build(ctx, std::move(in->tx));
+      auto base = ctx.stage_name("route_by_key");
+      // -- scatter: one lane per worker, chosen by the key's hash --
       ctx.spawn(
-        base + ".worker" + std::to_string(i + 1),
-        [f, so](receiver<T> lane, sender<U> out) mutable -> task<> {
-          co_await detail::map_items(so, f, lane, out);
+        base + ".scatter",
+        [key, so](receiver<T> in,
+                  std::vector<sender<T>> lanes) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, key, std::as_const(*x));
+            auto k = co_await std::move(call);
+            if (!k)
+              continue;
+            auto lane = std::hash<key_t>{}(*k) % lanes.size();
+            if (!co_await lanes[lane].send(std::move(*x)))
+              co_return;
+          }
         },
-        std::move(lane_rx[i]), sender<U>{out});
-    }
-  }};
+        std::move(in->rx), std::move(lanes));
+      // -- workers, writing into copies of `out` (the gather is the channel) --
+      for (size_t i = 0; i < workers; ++i) {
+        ctx.spawn(
+          base + ".worker" + std::to_string(i + 1),
+          [f, so](receiver<T> lane, sender<U> out) mutable -> task<> {
+            co_await detail::map_items(so, f, lane, out);
+          },
+          std::move(lane_rx[i]), sender<U>{out});
+      }
+    }};
+  }
 }
 
 } // namespace actorflow

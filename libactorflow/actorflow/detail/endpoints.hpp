@@ -38,6 +38,8 @@ struct channel_stats {
 struct channel_params {
   uint32_t capacity;
   uint32_t batch;
+  /// Read-ahead of each receiver; 0 picks `window()`.
+  uint32_t read_ahead = 0;
 
   /// How many credits a sender asks for, and how many items a receiver
   /// keeps in read-ahead: two batches (so one travels while the other is
@@ -47,6 +49,11 @@ struct channel_params {
     auto half = capacity / 2;
     auto two = batch * 2;
     return std::max<uint32_t>(1, std::min(half, two));
+  }
+
+  /// How many items a receiver keeps in read-ahead.
+  uint32_t rx_window() const noexcept {
+    return read_ahead != 0 ? read_ahead : window();
   }
 };
 
@@ -497,7 +504,7 @@ public:
 
 private:
   uint32_t window() const noexcept {
-    return params_.window();
+    return params_.rx_window();
   }
 
   /// Reports consumption and tops up the read-ahead window.
@@ -520,7 +527,7 @@ private:
   // Blocking mode only: the batch the thread works through without a lock.
   std::vector<T> local_;
   size_t lpos_ = 0;
-  uint32_t half_window_ = (params_.window() + 1) / 2; // consumed_ * 2 >= window
+  uint32_t half_window_ = (window() + 1) / 2; // consumed_ * 2 >= window
   size_t pos_ = 0;
   uint32_t consumed_ = 0;
   uint32_t outstanding_ = 0;
