@@ -460,40 +460,51 @@ public:
   /// Keeps the items for which `pred` returns true.
   template <class F>
   flow<T> filter(F pred, stage_options so = {}) && {
-    static_assert(std::is_invocable_r_v<bool, F&, const T&>,
+    constexpr bool callable = std::is_invocable_v<F&, const T&>;
+    static_assert(callable, "filter(pred): pred must be callable with const "
+                            "T& (T: the stream's item type)");
+    constexpr bool ok = std::is_invocable_r_v<bool, F&, const T&>;
+    static_assert(!callable || ok,
                   "filter(pred): pred must be callable with const T& and "
                   "return something convertible to bool");
-    return std::move(*this).template stage<T>(
-      "filter", so,
-      [pred = std::move(pred), so](receiver<T> in,
-                                   sender<T> out) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(so, index++, pred, std::as_const(*x));
-          auto keep = co_await std::move(call);
-          if (keep && static_cast<bool>(*keep)
-              && !co_await out.send(std::move(*x)))
-            co_return;
-        }
-      });
+    if constexpr (!ok)
+      return flow<T>{}; // not reached: a static_assert above failed
+    else
+      return std::move(*this).template stage<T>(
+        "filter", so,
+        [pred = std::move(pred), so](receiver<T> in,
+                                     sender<T> out) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, pred, std::as_const(*x));
+            auto keep = co_await std::move(call);
+            if (keep && static_cast<bool>(*keep)
+                && !co_await out.send(std::move(*x)))
+              co_return;
+          }
+        });
   }
 
   /// Calls `f` on every item and passes it on unchanged.
   template <class F>
   flow<T> inspect(F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_v<F&, const T&>,
-                  "inspect(f): f must be callable with const T&");
-    return std::move(*this).template stage<T>(
-      "inspect", so,
-      [f = std::move(f), so](receiver<T> in, sender<T> out) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(so, index++, f, std::as_const(*x));
-          auto seen = co_await std::move(call);
-          if (seen && !co_await out.send(std::move(*x)))
-            co_return;
-        }
-      });
+    constexpr bool ok = std::is_invocable_v<F&, const T&>;
+    static_assert(ok, "inspect(f): f must be callable with const T&");
+    if constexpr (!ok)
+      return flow<T>{}; // not reached: the static_assert failed
+    else
+      return std::move(*this).template stage<T>(
+        "inspect", so,
+        [f = std::move(f), so](receiver<T> in,
+                               sender<T> out) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, f, std::as_const(*x));
+            auto seen = co_await std::move(call);
+            if (seen && !co_await out.send(std::move(*x)))
+              co_return;
+          }
+        });
   }
 
   /// Passes on the first `k` items, then ends the stream (which stops the
@@ -513,23 +524,30 @@ public:
   /// for which it does not (that item is dropped).
   template <class F>
   flow<T> take_while(F pred, stage_options so = {}) && {
-    static_assert(std::is_invocable_r_v<bool, F&, const T&>,
+    constexpr bool callable = std::is_invocable_v<F&, const T&>;
+    static_assert(callable, "take_while(pred): pred must be callable with "
+                            "const T& (T: the stream's item type)");
+    constexpr bool ok = std::is_invocable_r_v<bool, F&, const T&>;
+    static_assert(!callable || ok,
                   "take_while(pred): pred must be callable with const T& "
                   "and return something convertible to bool");
-    return std::move(*this).template stage<T>(
-      "take_while", so,
-      [pred = std::move(pred), so](receiver<T> in,
-                                   sender<T> out) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(so, index++, pred, std::as_const(*x));
-          auto keep = co_await std::move(call);
-          if (!keep)
-            continue; // skipped
-          if (!static_cast<bool>(*keep) || !co_await out.send(std::move(*x)))
-            co_return;
-        }
-      });
+    if constexpr (!ok)
+      return flow<T>{}; // not reached: a static_assert above failed
+    else
+      return std::move(*this).template stage<T>(
+        "take_while", so,
+        [pred = std::move(pred), so](receiver<T> in,
+                                     sender<T> out) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, pred, std::as_const(*x));
+            auto keep = co_await std::move(call);
+            if (!keep)
+              continue; // skipped
+            if (!static_cast<bool>(*keep) || !co_await out.send(std::move(*x)))
+              co_return;
+          }
+        });
   }
 
   /// Pairs every item with its index: (0, x0), (1, x1), ...
@@ -548,26 +566,36 @@ public:
   /// `f` maps every item to a range; its elements follow one by one.
   template <class F>
   auto flat_map(F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_v<F&, T&&>,
+    constexpr bool invocable = std::is_invocable_v<F&, T&&>;
+    static_assert(invocable,
                   "flat_map(f): f must be callable with the stream's item "
                   "type T and return a range");
-    using range = typename detail::stage_value<typename detail::body_result<
-      std::is_invocable_v<F&, T&&>, F, T>::type>::type;
-    using U = std::decay_t<decltype(*std::begin(std::declval<range&>()))>;
-    return std::move(*this).template stage<U>(
-      "flat_map", so,
-      [f = std::move(f), so](receiver<T> in, sender<U> out) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(so, index++, f, std::move(*x));
-          auto ys = co_await std::move(call);
-          if (!ys)
-            continue;
-          for (auto& y : *ys)
-            if (!co_await out.send(U(std::move(y))))
-              co_return;
-        }
-      });
+    using range = typename detail::stage_value<
+      typename detail::body_result<invocable, F, T>::type>::type;
+    constexpr bool is_range = detail::is_range<range>::value;
+    static_assert(!invocable || is_range,
+                  "flat_map(f): f must return a range (a container, or "
+                  "anything std::begin and std::end accept)");
+    if constexpr (!invocable || !is_range) {
+      return flow<T>{}; // not reached: a static_assert above failed
+    } else {
+      using U = std::decay_t<decltype(*std::begin(std::declval<range&>()))>;
+      return std::move(*this).template stage<U>(
+        "flat_map", so,
+        [f = std::move(f), so](receiver<T> in,
+                               sender<U> out) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, f, std::move(*x));
+            auto ys = co_await std::move(call);
+            if (!ys)
+              continue;
+            for (auto& y : *ys)
+              if (!co_await out.send(U(std::move(y))))
+                co_return;
+          }
+        });
+    }
   }
 
   /// Groups items into vectors of `k` (the last one may be shorter).
@@ -663,74 +691,88 @@ public:
   /// Calls `f` on every item in a sink actor.
   template <class F>
   pipeline<caf::unit_t> for_each(F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_v<F&, T&&>,
-                  "for_each(f): f must be callable with the stream's item "
-                  "type T");
-    auto g = [f = std::move(f)](caf::unit_t& acc, T&& x) mutable {
-      f(std::move(x));
-      return acc;
-    };
-    return std::move(*this).fold(caf::unit, std::move(g), so);
+    constexpr bool ok = std::is_invocable_v<F&, T&&>;
+    static_assert(ok, "for_each(f): f must be callable with the stream's "
+                      "item type T");
+    if constexpr (!ok) {
+      return pipeline<caf::unit_t>{}; // not reached: the static_assert failed
+    } else {
+      auto g = [f = std::move(f)](caf::unit_t& acc, T&& x) mutable {
+        f(std::move(x));
+        return acc;
+      };
+      return std::move(*this).fold(caf::unit, std::move(g), so);
+    }
   }
 
   /// Folds the stream into `init` with `f(acc, item) -> acc`.
   template <class Acc, class F>
   pipeline<Acc> fold(Acc init, F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_r_v<Acc, F&, Acc&, T&&>,
-                  "fold(init, f): f must be callable as f(Acc&, T) and "
-                  "return the new Acc");
-    return std::move(*this).template sink<Acc>(
-      "sink", so, std::move(init),
-      [f = std::move(f), so](std::shared_ptr<Acc> acc,
-                             receiver<T> in) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          auto call = detail::apply_at(so, index++, f, *acc, std::move(*x));
-          if (auto next = co_await std::move(call))
-            *acc = std::move(*next);
-        }
-      });
+    constexpr bool ok = std::is_invocable_r_v<Acc, F&, Acc&, T&&>;
+    static_assert(ok, "fold(init, f): f must be callable as f(Acc&, T) and "
+                      "return the new Acc");
+    if constexpr (!ok)
+      return pipeline<Acc>{}; // not reached: the static_assert failed
+    else
+      return std::move(*this).template sink<Acc>(
+        "sink", so, std::move(init),
+        [f = std::move(f), so](std::shared_ptr<Acc> acc,
+                               receiver<T> in) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, f, *acc, std::move(*x));
+            if (auto next = co_await std::move(call))
+              *acc = std::move(*next);
+          }
+        });
   }
 
   /// Folds with the first item as the initial value; an empty stream yields
   /// `error_code::invalid_argument` ("reduce of an empty stream").
   template <class F>
   pipeline<T> reduce(F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_r_v<T, F&, T&, T&&>,
-                  "reduce(f): f must be callable as f(T&, T) and return T");
-    using acc_t = std::optional<T>;
-    auto inner = std::move(*this).fold(
-      acc_t{},
-      [f = std::move(f)](acc_t& acc, T&& x) mutable {
+    constexpr bool ok = std::is_invocable_r_v<T, F&, T&, T&&>;
+    static_assert(ok, "reduce(f): f must be callable as f(T&, T) and return T");
+    if constexpr (!ok) {
+      return pipeline<T>{}; // not reached: the static_assert failed
+    } else {
+      using acc_t = std::optional<T>;
+      auto inner = std::move(*this).fold(
+        acc_t{},
+        [f = std::move(f)](acc_t& acc, T&& x) mutable {
+          if (!acc)
+            acc.emplace(std::move(x));
+          else
+            acc.emplace(f(*acc, std::move(x)));
+          return std::move(acc);
+        },
+        so);
+      return pipeline<T>::map_from(std::move(inner), [](acc_t&& acc) {
         if (!acc)
-          acc.emplace(std::move(x));
-        else
-          acc.emplace(f(*acc, std::move(x)));
-        return std::move(acc);
-      },
-      so);
-    return pipeline<T>::map_from(std::move(inner), [](acc_t&& acc) {
-      if (!acc)
-        return caf::expected<T>{make_error(error_code::invalid_argument,
-                                           "reduce of an empty stream")};
-      return caf::expected<T>{std::move(*acc)};
-    });
+          return caf::expected<T>{make_error(error_code::invalid_argument,
+                                             "reduce of an empty stream")};
+        return caf::expected<T>{std::move(*acc)};
+      });
+    }
   }
 
   /// `n` worker actors call `f` on the items (in no particular order): the
   /// parallel sink.
   template <class F>
   pipeline<caf::unit_t> parallel_for_each(size_t n, F f) && {
-    static_assert(std::is_invocable_v<F&, T&&>,
-                  "parallel_for_each(n, f): f must be callable with the "
-                  "stream's item type T");
-    return std::move(*this)
-      .parallel_then_unordered(n,
-                               [f = std::move(f)](T&& x) mutable {
-                                 f(std::move(x));
-                                 return uint8_t{0};
-                               })
-      .for_each([](uint8_t) {});
+    constexpr bool ok = std::is_invocable_v<F&, T&&>;
+    static_assert(ok, "parallel_for_each(n, f): f must be callable with the "
+                      "stream's item type T");
+    if constexpr (!ok)
+      return pipeline<caf::unit_t>{}; // not reached: the static_assert failed
+    else
+      return std::move(*this)
+        .parallel_then_unordered(n,
+                                 [f = std::move(f)](T&& x) mutable {
+                                   f(std::move(x));
+                                   return uint8_t{0};
+                                 })
+        .for_each([](uint8_t) {});
   }
 
   /// Collects every item into a vector, in stream order.

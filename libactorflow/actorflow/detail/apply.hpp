@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -74,20 +75,34 @@ using applied_t
                        caf::unit_t,
                        std::decay_t<typename stage_value<R>::type>>;
 
+/// True if `R` has the members of an awaiter or an `operator co_await`.
+template <class R>
+  struct has_awaiter_interface : std::bool_constant < requires(R& r) {
+  r.await_ready();
+} || requires(R&& r) {
+  static_cast<R&&>(r).operator co_await();
+}
+|| requires(R&& r) {
+  operator co_await(static_cast<R&&>(r));
+}
+> {};
+
 /// True if `R` can be awaited but is no `task<U>` (a stage function must
 /// wrap such an awaitable in a coroutine).
+template <class R>
+struct is_foreign_awaitable
+  : std::conjunction<std::negation<std::is_void<R>>,
+                     std::negation<is_task<std::remove_cvref_t<R>>>,
+                     has_awaiter_interface<std::remove_cvref_t<R>>> {};
+
+/// True if `R` is a range: `std::begin` and `std::end` accept an `R&`.
 template <class R, class = void>
-struct is_foreign_awaitable : std::false_type {};
+struct is_range : std::false_type {};
 
 template <class R>
-struct is_foreign_awaitable<
-  R, std::void_t<decltype(std::declval<R&>().await_ready())>>
-  : std::bool_constant<!is_task<R>::value> {};
-
-template <class R>
-struct is_foreign_awaitable<
-  R, std::void_t<decltype(std::declval<R&&>().operator co_await())>>
-  : std::bool_constant<!is_task<R>::value> {};
+struct is_range<R, std::void_t<decltype(std::begin(std::declval<R&>())),
+                               decltype(std::end(std::declval<R&>()))>>
+  : std::true_type {};
 
 /// An awaitable that is ready at once: the outcome of a synchronous call, so
 /// that a stage body can `co_await` every `apply_at` alike.
