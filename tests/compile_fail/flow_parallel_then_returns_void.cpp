@@ -6,9 +6,7 @@
 #include "actorflow/all.hpp"
 
 void misuse(caf::actor_system& sys) {
-  auto res = actorflow::iota(0, 10)
-               .parallel_then(2, [](int) {})
-               .collect()
-               .run(sys);
+  auto res
+    = actorflow::iota(0, 10).parallel_then(2, [](int) {}).collect().run(sys);
   (void)res;
 }

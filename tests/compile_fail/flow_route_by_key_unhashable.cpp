@@ -13,7 +13,10 @@ struct point {
 void misuse(caf::actor_system& sys) {
   auto res = actorflow::iota(0, 10)
                .route_by_key(
-                 2, [](int v) { return point{v, v}; },
+                 2,
+                 [](int v) {
+                   return point{v, v};
+                 },
                  [](int v) { return v; })
                .collect()
                .run(sys);

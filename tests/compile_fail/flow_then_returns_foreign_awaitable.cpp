@@ -11,8 +11,7 @@
 void misuse(caf::actor_system& sys, caf::actor pricer) {
   auto res = actorflow::iota(0, 10)
                .then([pricer](int x) {
-                 return actorflow::ask<int>(pricer, std::chrono::seconds(1),
-                                            x);
+                 return actorflow::ask<int>(pricer, std::chrono::seconds(1), x);
                })
                .collect()
                .run(sys);
