@@ -12,10 +12,14 @@
 #include <cstdlib>
 #include <functional>
 #include <future>
+#include <iterator>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -26,9 +30,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/behavior.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actorflow/ask.hpp"
 #include "test_support.hpp"
@@ -564,7 +573,8 @@ namespace {
 /// passed. Returns the number of items that entered f before item 0
 /// finished (item 0 included).
 size_t started_while_head_is_slow(caf::actor_system& sys, size_t n,
-                                  size_t window, int items, size_t limit) {
+                                  size_t window, int items, size_t limit,
+                                  bool via_options = false) {
   std::atomic<size_t> started{0};
   std::atomic<size_t> observed{0};
   auto f = [&](int x) {
@@ -590,7 +600,12 @@ size_t started_while_head_is_slow(caf::actor_system& sys, size_t n,
     return x;
   };
   auto got = value_of(run_bounded(
-    actorflow::iota(0, items).parallel_then(n, f, window).collect(), sys));
+    via_options
+      ? actorflow::iota(0, items)
+          .parallel_then(n, f, stage_options{.window = window})
+          .collect()
+      : actorflow::iota(0, items).parallel_then(n, f, window).collect(),
+    sys));
   std::vector<int> want(static_cast<size_t>(items));
   std::iota(want.begin(), want.end(), 0);
   BOOST_TEST(got == want);
@@ -914,6 +929,800 @@ BOOST_FIXTURE_TEST_CASE(channel_endpoints_run_once, system_fixture,
   BOOST_TEST(first == (std::vector<int>{0, 1, 2, 3, 4}));
   auto err = error_of(std::move(copy).collect().run(sys));
   BOOST_TEST(has_code(err, error_code::invalid_argument));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- error policies ------------------------------------------------------------
+
+namespace {
+
+/// Counts the calls of on_failure per action (thread-safe: the workers of a
+/// parallel stage report concurrently).
+struct failure_log {
+  std::mutex mtx;
+  std::vector<actorflow::item_failure> all;
+
+  size_t count(actorflow::failure_action a) {
+    std::lock_guard guard{mtx};
+    return static_cast<size_t>(std::count_if(
+      all.begin(), all.end(), [a](const auto& x) { return x.action == a; }));
+  }
+
+  std::function<void(const actorflow::item_failure&)> listener() {
+    return [this](const actorflow::item_failure& x) {
+      std::lock_guard guard{mtx};
+      all.push_back(x);
+    };
+  }
+};
+
+/// f for the policy tests: fails (throws) on items with x % 7 == 3.
+i64 throw_on_3(i64 x) {
+  if (x % 7 == 3)
+    throw std::runtime_error("bad " + std::to_string(x));
+  return x * 2 + 1;
+}
+
+/// The sequential reference of then(throw_on_3) with skip.
+std::vector<i64> skip_reference(const std::vector<i64>& xs) {
+  std::vector<i64> out;
+  for (auto x : xs)
+    if (x % 7 != 3)
+      out.push_back(x * 2 + 1);
+  return out;
+}
+
+/// How often flaky(x) fails before it succeeds: 0, 1 or 2 times.
+int flakiness(i64 x) {
+  return static_cast<int>(x % 3);
+}
+
+/// A function that fails the first flakiness(x) calls for item x; shared by
+/// the workers of a parallel stage (the state is behind a mutex).
+struct flaky {
+  struct state {
+    std::mutex mtx;
+    std::map<i64, int> calls;
+  };
+  std::shared_ptr<state> st = std::make_shared<state>();
+
+  i64 operator()(i64 x) const {
+    int n;
+    {
+      std::lock_guard guard{st->mtx};
+      n = st->calls[x]++;
+    }
+    if (n < flakiness(x))
+      throw std::runtime_error("flaky " + std::to_string(x));
+    return x - 5;
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(policies)
+
+//! Contract: with error_policy::skip, then / parallel_then /
+//! parallel_then_unordered / route_by_key drop exactly the items on which f
+//! throws (sequential reference: the others, mapped, in order), and
+//! on_failure hears of each one with action skip.
+BOOST_FIXTURE_TEST_CASE(skip_drops_failing_items, system_fixture,
+                        *utf::label("policies")) {
+  auto xs = random_values(31, 3000);
+  auto want = skip_reference(xs);
+  auto failing = static_cast<size_t>(
+    std::count_if(xs.begin(), xs.end(), [](i64 x) { return x % 7 == 3; }));
+  BOOST_TEST_REQUIRE(failing > 100u);
+  using actorflow::error_policy;
+  using actorflow::failure_action;
+  {
+    failure_log log;
+    stage_options so{.on_error = error_policy::skip(),
+                     .on_failure = log.listener()};
+    auto got
+      = value_of(actorflow::from(xs).then(throw_on_3, so).collect().run(sys));
+    BOOST_TEST(got == want);
+    BOOST_TEST(log.count(failure_action::skip) == failing);
+    BOOST_TEST(log.all.size() == failing);
+    // The first report names the first failing item by its index.
+    auto first = std::find_if(xs.begin(), xs.end(),
+                              [](i64 x) { return x % 7 == 3; });
+    BOOST_TEST(log.all.front().index
+               == static_cast<size_t>(first - xs.begin()));
+    BOOST_TEST(log.all.front().attempt == 1u);
+    BOOST_TEST(!log.all.front().returned);
+    BOOST_TEST(log.all.front().what == "bad " + std::to_string(*first));
+  }
+  for (size_t n : {1u, 3u}) {
+    BOOST_TEST_CONTEXT("workers " << n) {
+      failure_log log;
+      stage_options so{.on_error = error_policy::skip(),
+                       .on_failure = log.listener()};
+      auto got = value_of(actorflow::from(xs)
+                            .parallel_then(n, throw_on_3, so)
+                            .collect()
+                            .run(sys));
+      BOOST_TEST(got == want);
+      BOOST_TEST(log.count(failure_action::skip) == failing);
+      auto got_u = value_of(actorflow::from(xs)
+                              .parallel_then_unordered(n, throw_on_3, so)
+                              .collect()
+                              .run(sys));
+      BOOST_TEST(sorted(got_u) == sorted(want));
+      auto got_k = value_of(actorflow::from(xs)
+                              .route_by_key(
+                                n, [](i64 x) { return x % 10; }, throw_on_3, so)
+                              .collect()
+                              .run(sys));
+      BOOST_TEST(sorted(got_k) == sorted(want));
+      BOOST_TEST(log.count(failure_action::skip) == 3 * failing);
+    }
+  }
+}
+
+//! Contract: skip works for every operator that calls user code: filter,
+//! inspect and take_while drop the failing item, flat_map drops its range,
+//! fold leaves the accumulator as it was (sequential references).
+BOOST_FIXTURE_TEST_CASE(skip_in_every_operator, system_fixture,
+                        *utf::label("policies")) {
+  auto xs = random_values(32, 1000, 0, 999);
+  stage_options skip{.on_error = actorflow::error_policy::skip()};
+  auto bad = [](i64 x) {
+    return x % 7 == 3;
+  };
+  std::vector<i64> kept;
+  std::copy_if(xs.begin(), xs.end(), std::back_inserter(kept),
+               [&](i64 x) { return !bad(x); });
+  auto pred = [&](i64 x) {
+    if (bad(x))
+      throw std::runtime_error("p");
+    return true;
+  };
+  BOOST_TEST(value_of(actorflow::from(xs).filter(pred, skip).collect().run(sys))
+             == kept);
+  BOOST_TEST(value_of(actorflow::from(xs)
+                        .inspect([&](i64 x) { (void)pred(x); }, skip)
+                        .collect()
+                        .run(sys))
+             == kept);
+  BOOST_TEST(
+    value_of(actorflow::from(xs).take_while(pred, skip).collect().run(sys))
+    == kept);
+  auto twice = value_of(actorflow::from(xs)
+                          .flat_map(
+                            [&](i64 x) {
+                              (void)pred(x);
+                              return std::vector<i64>{x, x};
+                            },
+                            skip)
+                          .collect()
+                          .run(sys));
+  BOOST_TEST(twice.size() == 2 * kept.size());
+  auto sum = value_of(actorflow::from(xs)
+                        .fold(
+                          i64{0},
+                          [&](i64& acc, i64 x) {
+                            (void)pred(x);
+                            return acc + x;
+                          },
+                          skip)
+                        .run(sys));
+  BOOST_TEST(sum == std::accumulate(kept.begin(), kept.end(), i64{0}));
+}
+
+//! Contract: retry(k) calls f again on a failing item, up to k more times
+//! (each call gets the item as it came, not a moved-from one): items that
+//! succeed within k+1 calls pass in order (sequential reference), and
+//! on_failure hears of every retry. If the last call fails too, the run
+//! ends with the item's index and the number of attempts; with or_skip the
+//! item is dropped instead.
+BOOST_FIXTURE_TEST_CASE(retry_calls_again, system_fixture,
+                        *utf::label("policies")) {
+  using actorflow::error_policy;
+  using actorflow::failure_action;
+  auto xs = random_values(33, 2000);
+  { // flaky counts calls per value: make the values distinct
+    std::set<i64> seen;
+    xs.erase(std::remove_if(xs.begin(), xs.end(),
+                            [&](i64 x) { return !seen.insert(x).second; }),
+             xs.end());
+  }
+  std::vector<i64> all;
+  std::vector<i64> steady; // items that fail at most once
+  size_t retries2 = 0;     // calls that fail under retry(2)
+  size_t retries1 = 0;     // of them, the ones retry(1) retries
+  for (auto x : xs) {
+    all.push_back(x - 5);
+    retries2 += static_cast<size_t>(flakiness(x));
+    retries1 += static_cast<size_t>(std::min(flakiness(x), 1));
+    if (flakiness(x) < 2)
+      steady.push_back(x - 5);
+  }
+  {
+    failure_log log;
+    auto got = value_of(actorflow::from(xs)
+                          .then(flaky{}, {.on_error = error_policy::retry(2),
+                                          .on_failure = log.listener()})
+                          .collect()
+                          .run(sys));
+    BOOST_TEST(got == all);
+    BOOST_TEST(log.count(failure_action::retry) == retries2);
+    BOOST_TEST(log.all.size() == retries2);
+  }
+  {
+    failure_log log;
+    auto got = value_of(actorflow::from(xs)
+                          .parallel_then(3, flaky{},
+                                         {.on_error = error_policy::retry(2),
+                                          .on_failure = log.listener()})
+                          .collect()
+                          .run(sys));
+    BOOST_TEST(got == all);
+    BOOST_TEST(log.count(failure_action::retry) == retries2);
+  }
+  {
+    failure_log log;
+    auto got
+      = value_of(actorflow::from(xs)
+                   .then(flaky{}, {.on_error = error_policy::retry(1).or_skip(),
+                                   .on_failure = log.listener()})
+                   .collect()
+                   .run(sys));
+    BOOST_TEST(got == steady);
+    BOOST_TEST(log.count(failure_action::retry) == retries1);
+    BOOST_TEST(log.count(failure_action::skip) == all.size() - steady.size());
+  }
+  // retry(1) without or_skip: the first item that fails twice ends the run.
+  auto first = std::find_if(xs.begin(), xs.end(),
+                            [](i64 x) { return flakiness(x) == 2; });
+  BOOST_TEST_REQUIRE((first != xs.end()));
+  auto index = static_cast<size_t>(first - xs.begin());
+  auto err = error_of(actorflow::from(xs)
+                        .then(flaky{}, {.on_error = error_policy::retry(1)})
+                        .collect()
+                        .run(sys));
+  BOOST_TEST(has_code(err, error_code::worker_failed));
+  BOOST_TEST(text(err)
+             == "worker 'then#2' threw: item " + std::to_string(index)
+                  + " (2 attempts): flaky " + std::to_string(*first));
+}
+
+//! Contract: a retry hands f a fresh copy of the item, also when f takes it
+//! by value and moves from it, and also for a coroutine f.
+BOOST_FIXTURE_TEST_CASE(retry_gets_a_fresh_copy, system_fixture,
+                        *utf::label("policies")) {
+  std::vector<std::string> words{"alpha", "beta", "gamma"};
+  auto ro = actorflow::error_policy::retry(1);
+  auto sync_f = [calls = 0](std::string s) mutable {
+    auto taken = std::move(s); // leaves s empty
+    if (calls++ % 2 == 0)
+      throw std::runtime_error("once");
+    return taken + "!";
+  };
+  auto got = value_of(
+    actorflow::from(words).then(sync_f, {.on_error = ro}).collect().run(sys));
+  BOOST_TEST(got == (std::vector<std::string>{"alpha!", "beta!", "gamma!"}));
+  auto co_f
+    = [calls = std::make_shared<int>(0)](std::string s) -> task<std::string> {
+    auto taken = std::move(s);
+    if ((*calls)++ % 2 == 0)
+      throw std::runtime_error("once");
+    co_return taken + "?";
+  };
+  auto got2 = value_of(
+    actorflow::from(words).then(co_f, {.on_error = ro}).collect().run(sys));
+  BOOST_TEST(got2 == (std::vector<std::string>{"alpha?", "beta?", "gamma?"}));
+}
+
+//! Contract: f may return caf::expected<U> (also from a coroutine): a value
+//! passes on, an error counts as a failure like an exception. By default the
+//! run ends with worker_failed "worker 'then#2' failed: item N: <error>";
+//! skip drops the item; retry calls again.
+BOOST_FIXTURE_TEST_CASE(expected_results, system_fixture,
+                        *utf::label("policies")) {
+  using actorflow::error_policy;
+  auto f = [](int x) -> caf::expected<int> {
+    if (x % 5 == 4)
+      return actorflow::make_error(error_code::invalid_argument,
+                                   "no " + std::to_string(x));
+    return x * 10;
+  };
+  std::vector<int> want;
+  for (int i = 0; i < 100; ++i)
+    if (i % 5 != 4)
+      want.push_back(i * 10);
+  auto err = error_of(actorflow::iota(0, 100).then(f).collect().run(sys));
+  BOOST_TEST(has_code(err, error_code::worker_failed));
+  BOOST_TEST(text(err)
+             == "worker 'then#2' failed: item 4: actorflow::invalid_argument: "
+                "no 4");
+  failure_log log;
+  auto got = value_of(
+    actorflow::iota(0, 100)
+      .then(f, {.on_error = error_policy::skip(), .on_failure = log.listener()})
+      .collect()
+      .run(sys));
+  BOOST_TEST(got == want);
+  BOOST_TEST(log.all.size() == 20u);
+  BOOST_TEST(log.all.front().returned);
+  BOOST_TEST(log.all.front().what == "actorflow::invalid_argument: no 4");
+  // A coroutine returning caf::expected, in parallel_then.
+  auto co_f = [f](int x) -> task<caf::expected<int>> {
+    co_return f(x);
+  };
+  auto got2
+    = value_of(actorflow::iota(0, 100)
+                 .parallel_then(2, co_f, {.on_error = error_policy::skip()})
+                 .collect()
+                 .run(sys));
+  BOOST_TEST(got2 == want);
+  auto err2 = error_of(
+    actorflow::iota(0, 100).parallel_then(2, co_f).collect().run(sys));
+  BOOST_TEST(has_code(err2, error_code::worker_failed));
+  BOOST_TEST(actorflow_test::contains(text(err2), "failed: item "), text(err2));
+  BOOST_TEST(actorflow_test::contains(text(err2),
+                                      ": actorflow::invalid_argument: no "),
+             text(err2));
+  // Retried errors: an error on the first call only.
+  auto once = [seen = std::set<int>{}](int x) mutable -> caf::expected<int> {
+    if (seen.insert(x).second)
+      return actorflow::make_error(error_code::invalid_argument, "first");
+    return x;
+  };
+  auto got3 = value_of(actorflow::iota(0, 50)
+                         .then(once, {.on_error = error_policy::retry(1)})
+                         .collect()
+                         .run(sys));
+  BOOST_TEST(got3.size() == 50u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- concurrency of coroutine stages ---------------------------------------------
+
+namespace {
+
+struct withholder_state {
+  std::vector<std::pair<int, caf::typed_response_promise<int>>> held;
+  size_t peak = 0;
+};
+
+/// A CAF actor that holds back its replies (x * 3) until it holds `k`
+/// requests, then answers all of them, the newest first. A stage that never
+/// has `k` requests in flight makes it wait forever (the asks time out).
+caf::behavior withholder_impl(caf::stateful_actor<withholder_state>* self,
+                              size_t k) {
+  return {
+    [self, k](int x) {
+      auto rp = self->make_response_promise<int>();
+      auto& st = self->state;
+      st.held.emplace_back(x, rp);
+      st.peak = std::max(st.peak, st.held.size());
+      if (st.held.size() == k) {
+        for (auto i = st.held.rbegin(); i != st.held.rend(); ++i)
+          i->second.deliver(i->first * 3);
+        st.held.clear();
+      }
+      return rp;
+    },
+    [self](caf::get_atom) { return self->state.peak; },
+  };
+}
+
+size_t peak_of(caf::actor_system& sys, const caf::actor& whom) {
+  caf::scoped_actor self{sys};
+  size_t result = 0;
+  self->request(whom, 5s, caf::get_atom_v)
+    .receive([&](size_t peak) { result = peak; },
+             [&](caf::error& err) {
+               BOOST_ERROR("peak_of: " << actorflow::to_string_any(err));
+             });
+  return result;
+}
+
+/// A coroutine f that asks `whom` and tracks how many of its calls are in
+/// flight at once (per process; the stage under test is the only user).
+struct counting_ask {
+  caf::actor whom;
+  std::shared_ptr<std::atomic<int>> now = std::make_shared<std::atomic<int>>();
+  std::shared_ptr<std::atomic<int>> peak = std::make_shared<std::atomic<int>>();
+
+  task<int> operator()(int x) const {
+    auto n = ++*now;
+    auto p = peak->load();
+    while (n > p && !peak->compare_exchange_weak(p, n)) {
+      // retry
+    }
+    auto r = co_await actorflow::ask<int>(whom, 5s, x);
+    --*now;
+    if (!r)
+      throw std::runtime_error("ask failed: "
+                               + actorflow::to_string_any(r.error()));
+    co_return *r;
+  }
+};
+
+std::vector<int> times3(int n) {
+  std::vector<int> xs(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i)
+    xs[static_cast<size_t>(i)] = i * 3;
+  return xs;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(concurrency)
+
+//! Contract: then(f, {.concurrency = k}) with a coroutine f keeps k calls in
+//! flight in the one stage actor and still emits in input order. The actor
+//! behind f answers only once it holds k requests, newest first: the run
+//! finishes only if k calls are in flight at once, and never more than k are
+//! (f's own count).
+BOOST_FIXTURE_TEST_CASE(then_keeps_k_asks_in_flight_in_order, system_fixture,
+                        *utf::label("concurrency") * utf::label("ask")) {
+  for (size_t k : {1u, 2u, 5u, 16u}) {
+    BOOST_TEST_CONTEXT("k " << k) {
+      auto w = sys.spawn(withholder_impl, k);
+      counting_ask f{w};
+      auto n = static_cast<int>(40 * k);
+      auto got = value_of(run_bounded(
+        actorflow::iota(0, n).then(f, {.concurrency = k}).collect(), sys));
+      BOOST_TEST(got == times3(n));
+      BOOST_TEST(peak_of(sys, w) == k);
+      BOOST_TEST(static_cast<size_t>(f.peak->load()) == k);
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+    }
+  }
+}
+
+//! Contract: the same holds for each worker of parallel_then (one worker:
+//! deterministic with the withholding actor) and of route_by_key; with two
+//! workers and an actor that answers at once, the order holds and at most
+//! workers * k calls are in flight.
+BOOST_FIXTURE_TEST_CASE(parallel_workers_keep_k_asks_in_flight, system_fixture,
+                        *utf::label("concurrency") * utf::label("ask")) {
+  constexpr size_t k = 4;
+  constexpr int n = 200;
+  for (bool ordered : {true, false}) {
+    BOOST_TEST_CONTEXT("ordered " << ordered) {
+      auto w = sys.spawn(withholder_impl, k);
+      counting_ask f{w};
+      auto fl = actorflow::iota(0, n);
+      auto got = value_of(run_bounded(
+        ordered
+          ? std::move(fl).parallel_then(1, f, {.concurrency = k}).collect()
+          : std::move(fl)
+              .parallel_then_unordered(1, f, {.concurrency = k})
+              .collect(),
+        sys));
+      if (ordered)
+        BOOST_TEST(got == times3(n));
+      else
+        BOOST_TEST(sorted(got) == times3(n));
+      BOOST_TEST(peak_of(sys, w) == k);
+      BOOST_TEST(static_cast<size_t>(f.peak->load()) == k);
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+    }
+  }
+  { // route_by_key, one worker
+    auto w = sys.spawn(withholder_impl, k);
+    counting_ask f{w};
+    auto got = value_of(run_bounded(
+      actorflow::iota(0, n)
+        .route_by_key(1, [](int x) { return x % 3; }, f, {.concurrency = k})
+        .collect(),
+      sys));
+    BOOST_TEST(got == times3(n));
+    BOOST_TEST(peak_of(sys, w) == k);
+    caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+  }
+  { // two workers, replies at once
+    auto tripler = sys.spawn(tripler_impl);
+    counting_ask f{tripler};
+    auto got = value_of(run_bounded(actorflow::iota(0, 2000)
+                                      .parallel_then(2, f, {.concurrency = k})
+                                      .collect(),
+                                    sys));
+    BOOST_TEST(got == times3(2000));
+    BOOST_TEST(f.peak->load() <= static_cast<int>(2 * k));
+    counting_ask g{tripler};
+    auto got2 = value_of(run_bounded(
+      actorflow::iota(0, 2000)
+        .route_by_key(2, [](int x) { return x % 5; }, g, {.concurrency = k})
+        .collect(),
+      sys));
+    BOOST_TEST(sorted(got2) == times3(2000));
+    // Per key, the input order holds.
+    for (int key = 0; key < 5; ++key) {
+      std::vector<int> of_key;
+      for (auto y : got2)
+        if ((y / 3) % 5 == key)
+          of_key.push_back(y);
+      BOOST_TEST(std::is_sorted(of_key.begin(), of_key.end()));
+    }
+    BOOST_TEST(g.peak->load() <= static_cast<int>(2 * k));
+  }
+}
+
+//! Contract: a failure among concurrent calls is reported in input order
+//! (the lowest failing index, deterministically) after the calls in flight
+//! finished; skip drops failing items like without concurrency (sequential
+//! reference); a stage that stops early (take) while calls are in flight
+//! ends cleanly.
+BOOST_FIXTURE_TEST_CASE(concurrent_failures_and_early_end, system_fixture,
+                        *utf::label("concurrency") * utf::label("errors")) {
+  auto tripler = sys.spawn(tripler_impl);
+  auto f = [tripler](int x) -> task<int> {
+    auto r = co_await actorflow::ask<int>(tripler, 5s, x);
+    if (!r || x % 10 == 7)
+      throw std::runtime_error("no " + std::to_string(x));
+    co_return *r;
+  };
+  for (int round = 0; round < 5; ++round) {
+    auto err = error_of(run_bounded(
+      actorflow::iota(0, 100).then(f, {.concurrency = 8}).collect(), sys));
+    BOOST_TEST(text(err) == "worker 'then#2' threw: item 7: no 7");
+  }
+  std::vector<int> want;
+  for (int i = 0; i < 500; ++i)
+    if (i % 10 != 7)
+      want.push_back(i * 3);
+  auto got = value_of(run_bounded(
+    actorflow::iota(0, 500)
+      .then(f, {.concurrency = 8, .on_error = actorflow::error_policy::skip()})
+      .collect(),
+    sys));
+  BOOST_TEST(got == want);
+  auto ask3 = [tripler](int x) -> task<int> {
+    auto r = co_await actorflow::ask<int>(tripler, 5s, x);
+    co_return r ? *r : -1;
+  };
+  for (int round = 0; round < 20; ++round) {
+    auto first = value_of(run_bounded(
+      actorflow::iota(0).then(ask3, {.concurrency = 8}).take(3).collect(),
+      sys));
+    BOOST_TEST(first == (std::vector<int>{0, 3, 6}));
+  }
+}
+
+//! Contract: concurrency > 1 is an invalid_argument for a synchronous f
+//! (then, parallel_then, route_by_key) and for operators that do not take it.
+BOOST_FIXTURE_TEST_CASE(concurrency_needs_a_coroutine, system_fixture,
+                        *utf::label("concurrency") * utf::label("errors")) {
+  auto id = [](int x) {
+    return x;
+  };
+  auto e1 = error_of(
+    actorflow::iota(0, 3).then(id, {.concurrency = 2}).collect().run(sys));
+  BOOST_TEST(has_code(e1, error_code::invalid_argument));
+  BOOST_TEST(actorflow_test::contains(text(e1), "needs a coroutine"), text(e1));
+  auto e2 = error_of(actorflow::iota(0, 3)
+                       .parallel_then(2, id, {.concurrency = 2})
+                       .collect()
+                       .run(sys));
+  BOOST_TEST(has_code(e2, error_code::invalid_argument));
+  auto e3 = error_of(
+    actorflow::iota(0, 3)
+      .route_by_key(2, [](int x) { return x; }, id, {.concurrency = 2})
+      .collect()
+      .run(sys));
+  BOOST_TEST(has_code(e3, error_code::invalid_argument));
+  auto e4 = error_of(actorflow::iota(0, 3)
+                       .filter([](int) { return true; }, {.concurrency = 2})
+                       .collect()
+                       .run(sys));
+  BOOST_TEST(has_code(e4, error_code::invalid_argument));
+  BOOST_TEST(actorflow_test::contains(text(e4), "filter: "), text(e4));
+  auto e5 = error_of(
+    actorflow::iota(0, 3)
+      .fold(0, [](int& a, int x) { return a + x; }, {.concurrency = 2})
+      .run(sys));
+  BOOST_TEST(has_code(e5, error_code::invalid_argument));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- stage options ----------------------------------------------------------------
+
+namespace {
+
+struct gate_state {
+  std::set<caf::actor_addr> senders;
+  std::vector<std::pair<int, caf::typed_response_promise<int>>> held;
+  bool open = false;
+};
+
+/// Replies x to every request, but only once requests from `expect`
+/// different actors arrived (until then it holds them all back); counts the
+/// actors that ever asked. A stage with fewer than `expect` workers makes it
+/// wait forever (the asks time out).
+caf::behavior gate_impl(caf::stateful_actor<gate_state>* self, size_t expect) {
+  return {
+    [self, expect](int x) -> caf::result<int> {
+      auto& st = self->state;
+      st.senders.insert(
+        caf::actor_cast<caf::actor_addr>(self->current_sender()));
+      if (st.open)
+        return x;
+      auto rp = self->make_response_promise<int>();
+      st.held.emplace_back(x, rp);
+      if (st.senders.size() >= expect) {
+        st.open = true;
+        for (auto& [y, p] : st.held)
+          p.deliver(y);
+        st.held.clear();
+      }
+      return rp;
+    },
+    [self](caf::get_atom) { return self->state.senders.size(); },
+  };
+}
+
+/// How many different actors asked `gate`.
+size_t askers_of(caf::actor_system& sys, const caf::actor& gate) {
+  return peak_of(sys, gate); // same protocol: (get_atom) -> size_t
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(options)
+
+//! Contract: parallel_then(f), parallel_then_unordered(f) and
+//! route_by_key(key, f) without a worker count spawn one worker per
+//! scheduler thread (the fixture's system has 2); stage_options::workers
+//! picks another count; an explicit n == 0 stays invalid_argument. Seen from
+//! outside: the actor that f asks holds every reply until `expect` workers
+//! asked, and counts the askers.
+BOOST_FIXTURE_TEST_CASE(worker_count_defaults_to_scheduler_threads,
+                        system_fixture, *utf::label("options")) {
+  auto threads = sys.scheduler().num_workers();
+  BOOST_TEST_REQUIRE(threads == 2u);
+  constexpr int n = 400;
+  std::vector<int> want(n);
+  std::iota(want.begin(), want.end(), 0);
+  auto run_with = [&](size_t expect, auto make) {
+    auto gate = sys.spawn(gate_impl, expect);
+    auto f = [gate](int x) -> task<int> {
+      auto r = co_await actorflow::ask<int>(gate, 5s, x);
+      if (!r)
+        throw std::runtime_error("ask: " + actorflow::to_string_any(r.error()));
+      co_return *r;
+    };
+    auto got = value_of(run_bounded(make(f), sys));
+    auto askers = askers_of(sys, gate);
+    caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
+    return std::make_pair(sorted(got), askers);
+  };
+  auto [a, na] = run_with(threads, [](auto f) {
+    return actorflow::iota(0, n).parallel_then(f).collect();
+  });
+  BOOST_TEST(a == want);
+  BOOST_TEST(na == threads);
+  auto [b, nb] = run_with(threads, [](auto f) {
+    return actorflow::iota(0, n).parallel_then_unordered(f).collect();
+  });
+  BOOST_TEST(b == want);
+  BOOST_TEST(nb == threads);
+  auto [c, nc] = run_with(threads, [](auto f) {
+    return actorflow::iota(0, n)
+      .route_by_key([](int x) { return x % 16; }, f)
+      .collect();
+  });
+  BOOST_TEST(c == want);
+  BOOST_TEST(nc == threads);
+  auto [d, nd] = run_with(3, [](auto f) {
+    return actorflow::iota(0, n).parallel_then(f, {.workers = 3}).collect();
+  });
+  BOOST_TEST(d == want);
+  BOOST_TEST(nd == 3u);
+  // An explicit n wins over stage_options::workers.
+  auto [e, ne] = run_with(1, [](auto f) {
+    return actorflow::iota(0, n).parallel_then(1, f, {.workers = 3}).collect();
+  });
+  BOOST_TEST(e == want);
+  BOOST_TEST(ne == 1u);
+  auto err
+    = error_of(actorflow::iota(0, 3)
+                 .parallel_then(0, [](int x) { return x; }, {.workers = 2})
+                 .collect()
+                 .run(sys));
+  BOOST_TEST(has_code(err, error_code::invalid_argument));
+}
+
+//! Contract: stage_options::window bounds the items between dispatch and
+//! gather like the window argument (same instrument as
+//! parallel_then_reorder_buffer_is_bounded), and the options reach the
+//! workers: read_ahead 1 per worker, and any window >= 1, still give the
+//! sequential result.
+BOOST_FIXTURE_TEST_CASE(window_and_read_ahead_options, system_fixture,
+                        *utf::label("options") * utf::label("order")) {
+  constexpr size_t window = 8;
+  auto bounded = started_while_head_is_slow(sys, 4, window, 200, window, true);
+  BOOST_TEST(bounded <= window);
+  auto unbounded = started_while_head_is_slow(sys, 4, 1024, 2000, window, true);
+  BOOST_TEST(unbounded > window);
+  std::vector<int> want(1000);
+  std::iota(want.begin(), want.end(), 1);
+  for (uint32_t ahead : {1u, 3u, 64u}) {
+    for (size_t w : {1u, 5u, 0u}) {
+      BOOST_TEST_CONTEXT("read_ahead " << ahead << ", window " << w) {
+        auto got = value_of(
+          run_bounded(actorflow::iota(0, 1000)
+                        .parallel_then(3, [](int x) { return x + 1; },
+                                       {.read_ahead = ahead, .window = w})
+                        .collect(),
+                      sys));
+        BOOST_TEST(got == want);
+        auto got_k = value_of(
+          run_bounded(actorflow::iota(0, 1000)
+                        .route_by_key(
+                          3, [](int x) { return x % 7; },
+                          [](int x) { return x + 1; }, {.read_ahead = ahead})
+                        .collect(),
+                      sys));
+        BOOST_TEST(sorted(got_k) == want);
+      }
+    }
+  }
+}
+
+//! Contract: channel_options::read_ahead is how many items a receiver asks
+//! for ahead of its recv calls: a thread that took one item and then waits
+//! holds at most 1 + read_ahead delivered items, while the default (two
+//! batches, at most half the capacity: 32 here) lets it hold 32. A
+//! read-ahead above the capacity is invalid_argument, also from
+//! stage_options (so the option reaches the stage's channel).
+BOOST_FIXTURE_TEST_CASE(read_ahead_bounds_what_a_receiver_holds, system_fixture,
+                        *utf::label("options")) {
+  for (uint32_t ahead : {4u, 0u}) {
+    BOOST_TEST_CONTEXT("read_ahead " << ahead) {
+      auto ch = actorflow::channel<int>(
+        sys, 64, actorflow::channel_options{.read_ahead = ahead});
+      BOOST_TEST_REQUIRE(static_cast<bool>(ch));
+      auto [tx, rx] = std::move(*ch);
+      for (int i = 0; i < 64; ++i)
+        BOOST_TEST_REQUIRE(static_cast<bool>(tx.blocking_send(i)));
+      auto first = rx.blocking_recv();
+      BOOST_TEST_REQUIRE(first.has_value());
+      BOOST_TEST(*first == 0);
+      uint64_t expect = ahead != 0 ? ahead : 32;
+      BOOST_TEST(actorflow_test::eventually(
+        [&] { return rx.metrics().delivered >= expect; }));
+      BOOST_TEST(rx.metrics().delivered <= expect + 1);
+      tx.close();
+      rx.close();
+    }
+  }
+  auto bad = actorflow::channel<int>(
+    sys, 8, actorflow::channel_options{.read_ahead = 9});
+  BOOST_TEST_REQUIRE(!bad);
+  BOOST_TEST(has_code(bad.error(), error_code::invalid_argument));
+  auto err = error_of(
+    actorflow::iota(0, 10)
+      .then([](int x) { return x; }, {.capacity = 8, .read_ahead = 9})
+      .collect()
+      .run(sys));
+  BOOST_TEST(has_code(err, error_code::invalid_argument));
+  BOOST_TEST(actorflow_test::contains(text(err), "read-ahead 9 exceeds"),
+             text(err));
+}
+
+//! Contract: workers and window apply only to the parallel stages; anywhere
+//! else they are invalid_argument naming the operator.
+BOOST_FIXTURE_TEST_CASE(parallel_options_elsewhere_are_errors, system_fixture,
+                        *utf::label("options") * utf::label("errors")) {
+  auto e1 = error_of(actorflow::iota(0, 3)
+                       .then([](int x) { return x; }, {.workers = 2})
+                       .collect()
+                       .run(sys));
+  BOOST_TEST(has_code(e1, error_code::invalid_argument));
+  BOOST_TEST(actorflow_test::contains(text(e1), "then: "), text(e1));
+  auto e2
+    = error_of(actorflow::iota(0, 3).take(2, {.window = 4}).collect().run(sys));
+  BOOST_TEST(has_code(e2, error_code::invalid_argument));
+  auto e3 = error_of(actorflow::iota(0, 3).collect({.workers = 2}).run(sys));
+  BOOST_TEST(has_code(e3, error_code::invalid_argument));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,7 @@
 #include "actorflow/ask.hpp"
 #include "actorflow/channel.hpp"
 #include "actorflow/error.hpp"
+#include "actorflow/error_policy.hpp"
 #include "actorflow/flow.hpp"
 #include "actorflow/fwd.hpp"
 #include "actorflow/init.hpp"

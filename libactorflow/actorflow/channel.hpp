@@ -23,12 +23,14 @@ namespace actorflow {
 /// Tuning of one channel.
 struct channel_options {
   /// Most items per message; 0 picks min(capacity, 256). Senders collect up
-  /// to this many items per activation into one message, and receivers keep
-  /// up to min(batch, capacity) items of read-ahead.
+  /// to this many items per activation into one message.
   uint32_t batch = 0;
-  /// 0 (default): a receiver keeps a fixed read-ahead of min(capacity / 2,
-  /// 2 * batch) items. Otherwise a coroutine receiver adapts its read-ahead
-  /// to about this much work, measured while it runs: slow consumers hold few
+  /// How many items each receiver asks for ahead of its `recv` calls; 0
+  /// picks two batches, but at most half the capacity. At most `capacity`.
+  uint32_t read_ahead = 0;
+  /// 0 (default): a receiver keeps the fixed `read_ahead`. Otherwise a
+  /// coroutine receiver adapts its read-ahead to about this much work,
+  /// measured while it runs, up to `read_ahead`: slow consumers hold few
   /// items, fast ones get large batches (`parallel_then` uses this for its
   /// workers).
   std::chrono::nanoseconds read_ahead_time{0};
@@ -80,10 +82,16 @@ caf::expected<channel_pair<T>> channel(caf::actor_system& sys, size_t capacity,
                       "channel capacity " + std::to_string(capacity)
                         + " exceeds the maximum of "
                         + std::to_string(max_capacity));
+  if (opts.read_ahead > capacity)
+    return make_error(error_code::invalid_argument,
+                      "channel read-ahead " + std::to_string(opts.read_ahead)
+                        + " exceeds the capacity of "
+                        + std::to_string(capacity));
   detail::channel_params params;
   params.capacity = static_cast<uint32_t>(capacity);
   params.batch = opts.batch != 0 ? opts.batch
                                  : std::min<uint32_t>(params.capacity, 256);
+  params.read_ahead = opts.read_ahead;
   params.read_ahead_ns = static_cast<uint32_t>(
     std::clamp<int64_t>(opts.read_ahead_time.count(), 0, INT32_MAX));
   auto stats = std::make_shared<detail::channel_stats>();

@@ -21,6 +21,64 @@ void rethrow_at(size_t index) {
   }
 }
 
+caf::error check_options(const char* op, const stage_options& so) {
+  if (so.concurrency > 1)
+    return make_error(error_code::invalid_argument,
+                      std::string{op}
+                        + ": stage_options::concurrency applies to then, "
+                          "parallel_then, parallel_then_unordered and "
+                          "route_by_key with a coroutine f (returning "
+                          "task<U>)");
+  if (so.workers != 0 || so.window != 0)
+    return make_error(error_code::invalid_argument,
+                      std::string{op}
+                        + ": stage_options::workers and window apply to "
+                          "parallel_then, parallel_then_unordered and "
+                          "route_by_key");
+  return caf::error{};
+}
+
+bool after_failure(const error_policy& policy,
+                   const std::function<void(const item_failure&)>& listener,
+                   size_t index, uint32_t attempt, bool can_retry,
+                   std::exception_ptr ep, const caf::error& err) {
+  item_failure info;
+  info.index = index;
+  info.attempt = attempt;
+  if (ep) {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& ex) {
+      info.what = ex.what();
+    } catch (...) {
+      info.what = "an exception not derived from std::exception";
+    }
+  } else {
+    info.returned = true;
+    info.what = to_string_any(err);
+  }
+  if (can_retry)
+    info.action = failure_action::retry;
+  else if (policy.skip_failed)
+    info.action = failure_action::skip;
+  else
+    info.action = failure_action::fail;
+  if (listener)
+    listener(info);
+  if (info.action == failure_action::retry)
+    return true;
+  if (info.action == failure_action::skip)
+    return false;
+  auto msg = "item " + std::to_string(index);
+  if (attempt > 1)
+    msg += " (" + std::to_string(attempt) + " attempts)";
+  msg += ": ";
+  msg += info.what;
+  if (info.returned)
+    throw returned_error(msg);
+  throw std::runtime_error(msg);
+}
+
 void run_state::worker_done(const caf::error& err) {
   std::vector<worker> to_cancel;
   std::function<void()> then;
@@ -83,3 +141,19 @@ std::function<void()> run_state::check_finished() {
 }
 
 } // namespace actorflow::detail
+
+namespace actorflow {
+
+std::string to_string(failure_action x) {
+  switch (x) {
+    case failure_action::retry:
+      return "retry";
+    case failure_action::skip:
+      return "skip";
+    case failure_action::fail:
+      return "fail";
+  }
+  return "unknown_failure_action";
+}
+
+} // namespace actorflow

@@ -25,7 +25,10 @@
 #include <mutex>
 
 #include "actorflow/channel.hpp"
+#include "actorflow/detail/apply.hpp"
+#include "actorflow/detail/in_flight.hpp"
 #include "actorflow/error.hpp"
+#include "actorflow/error_policy.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"
 #include "actorflow/stats.hpp"
@@ -35,11 +38,46 @@
 namespace actorflow {
 
 /// Per-stage settings. Zero means "the pipeline's default".
+///
+/// ~~~
+/// src.then(fetch, {.on_error = actorflow::error_policy::retry(2),
+///                  .on_failure = [&](const actorflow::item_failure& x) {
+///                    ++failures; // or log x.index, x.what, x.action
+///                  }});
+/// ~~~
 struct stage_options {
   /// Capacity of the channel into this stage (items in flight).
   size_t capacity = 0;
   /// Most items per message on that channel.
   uint32_t batch = 0;
+  /// How many items the stage asks for ahead of its work (its receiver's
+  /// read-ahead); 0 picks two batches, at most half the capacity. For
+  /// `parallel_then` and `route_by_key`: the read-ahead of each worker
+  /// (`parallel_then`'s default adapts to about 100 us of the worker's
+  /// measured work). Independent of `concurrency`.
+  uint32_t read_ahead = 0;
+  /// How many calls of a coroutine `f` (returning `task<U>`) one stage actor
+  /// keeps in flight: `then` (and every worker of `parallel_then`,
+  /// `parallel_then_unordered` and `route_by_key`) starts the next call
+  /// while earlier ones wait (e.g. for `actorflow::ask`) and still emits
+  /// the results in input order. 0 or 1: one call at a time.
+  size_t concurrency = 0;
+  /// Worker actors of `parallel_then`, `parallel_then_unordered` and
+  /// `route_by_key` called without `n`; 0 picks the scheduler's thread count.
+  size_t workers = 0;
+  /// Most items between dispatch and gather of `parallel_then` (bounds its
+  /// reorder buffer); 0 picks the pipeline's channel capacity, at least 64
+  /// per worker.
+  size_t window = 0;
+  /// What the stage does when its function fails on an item (throws, or
+  /// returns a `caf::expected` holding an error): end the pipeline (the
+  /// default), drop the item, or call the function again.
+  error_policy on_error = error_policy::fail();
+  /// Called on every failed call of the stage's function, before the stage
+  /// acts on it (retry, skip or fail). Runs in the stage's actor: keep it
+  /// short, non-blocking and free of exceptions; the workers of a parallel
+  /// stage call (copies of) it concurrently.
+  std::function<void(const item_failure&)> on_failure = nullptr;
 };
 
 /// Settings of a whole pipeline run.
@@ -136,7 +174,11 @@ struct build_context {
     const stage_options& so, std::chrono::nanoseconds read_ahead_time = {}) {
     auto cap = so.capacity != 0 ? so.capacity : opts.capacity;
     auto bat = so.batch != 0 ? so.batch : opts.batch;
-    auto ch = channel<T>(sys, cap, channel_options{bat, read_ahead_time});
+    channel_options co;
+    co.batch = bat;
+    co.read_ahead = so.read_ahead;
+    co.read_ahead_time = read_ahead_time;
+    auto ch = channel<T>(sys, cap, co);
     if (!ch) {
       if (!error)
         error = ch.error();
@@ -178,31 +220,15 @@ struct build_context {
   }
 };
 
+/// Rejects settings that do not apply to the stage `op` (concurrency,
+/// workers and window outside `then` and the parallel stages).
+ACTORFLOW_EXPORT caf::error check_options(const char* op,
+                                          const stage_options& so);
+
 /// Builds the part of a pipeline upstream of `out`: spawns its stages and
 /// connects the last one to `out`.
 template <class T>
 using build_fn = std::function<void(build_context&, sender<T>)>;
-
-/// Wraps an exception from user code with the item's index.
-[[noreturn]] ACTORFLOW_EXPORT void rethrow_at(size_t index);
-
-/// True if `R` is `task<U>` for some `U`.
-template <class R>
-struct is_task : std::false_type {};
-
-template <class U>
-struct is_task<task<U>> : std::true_type {};
-
-/// The value a stage function produces: `U` for `U` and for `task<U>`.
-template <class R>
-struct stage_value {
-  using type = R;
-};
-
-template <class U>
-struct stage_value<task<U>> {
-  using type = U;
-};
 
 } // namespace detail
 
@@ -451,84 +477,100 @@ public:
 
   /// One stage actor applying `f` to every item. `f` is `T -> U`, or a
   /// coroutine `T -> task<U>` that may `co_await` (e.g. `actorflow::ask` of
-  /// another actor) without blocking a scheduler thread.
+  /// another actor) without blocking a scheduler thread; `U` may be a
+  /// `caf::expected` (an error counts as a failure, see `error_policy`).
+  /// With `{.concurrency = k}`, up to `k` calls of a coroutine `f` are in
+  /// flight at once; results still leave in input order.
+  ///
+  /// ~~~
+  /// src.then([pricer](int id) -> actorflow::task<double> {
+  ///   auto p = co_await actorflow::ask<double>(pricer, 1s, id);
+  ///   co_return p ? *p : 0.0;
+  /// }, {.concurrency = 8});
+  /// ~~~
   template <class F>
   auto then(F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_v<F&, T&&>,
+    constexpr bool invocable = std::is_invocable_v<F&, T&&>;
+    static_assert(invocable,
                   "then(f): f must be callable with the stream's item type "
                   "T (by value or const reference)");
-    using raw =
-      typename detail::body_result<std::is_invocable_v<F&, T&&>, F, T>::type;
+    using raw = typename detail::body_result<invocable, F, T>::type;
+    constexpr bool foreign = detail::is_foreign_awaitable<raw>::value;
+    static_assert(!foreign,
+                  "then(f): f returns an awaitable that is not "
+                  "actorflow::task<U>; make f a coroutine returning task<U> "
+                  "that co_awaits it");
     using U = typename detail::stage_value<raw>::type;
     static_assert(!std::is_void_v<U>,
                   "then(f): f must return a value (use for_each or inspect "
                   "for side effects only)");
-    return std::move(*this).template stage<U>(
-      "then", so,
-      [f = std::move(f)](receiver<T> in, sender<U> out) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          std::optional<U> y;
-          try {
-            if constexpr (detail::is_task<raw>::value)
-              y.emplace(co_await f(std::move(*x)));
-            else
-              y.emplace(f(std::move(*x)));
-          } catch (...) {
-            detail::rethrow_at(index);
-          }
-          ++index;
-          if (!co_await out.send(std::move(*y)))
-            co_return;
-        }
-      });
+    if constexpr (!invocable || foreign || std::is_void_v<U>) {
+      return flow<T>{}; // not reached: a static_assert above failed
+    } else {
+      if (so.concurrency > 1 && !detail::is_task<raw>::value)
+        return flow<U>{nullptr,
+                       make_error(error_code::invalid_argument,
+                                  "then(f): concurrency > 1 needs a coroutine "
+                                  "f returning task<U> (a synchronous f "
+                                  "runs one call at a time; use "
+                                  "parallel_then)")};
+      auto channel_so = so;
+      channel_so.concurrency = 0; // handled here, not by stage()
+      return std::move(*this).template stage<U>(
+        "then", std::move(channel_so),
+        [f = std::move(f), so](receiver<T> in, sender<U> out) mutable
+        -> task<> { co_await detail::map_items(so, f, in, out); });
+    }
   }
 
   /// Keeps the items for which `pred` returns true.
   template <class F>
   flow<T> filter(F pred, stage_options so = {}) && {
-    static_assert(std::is_invocable_r_v<bool, F&, const T&>,
+    constexpr bool callable = std::is_invocable_v<F&, const T&>;
+    static_assert(callable, "filter(pred): pred must be callable with const "
+                            "T& (T: the stream's item type)");
+    constexpr bool ok = std::is_invocable_r_v<bool, F&, const T&>;
+    static_assert(!callable || ok,
                   "filter(pred): pred must be callable with const T& and "
                   "return something convertible to bool");
-    return std::move(*this).template stage<T>(
-      "filter", so,
-      [pred = std::move(pred)](receiver<T> in,
-                               sender<T> out) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          bool keep = false;
-          try {
-            keep = static_cast<bool>(pred(std::as_const(*x)));
-          } catch (...) {
-            detail::rethrow_at(index);
+    if constexpr (!ok)
+      return flow<T>{}; // not reached: a static_assert above failed
+    else
+      return std::move(*this).template stage<T>(
+        "filter", so,
+        [pred = std::move(pred), so](receiver<T> in,
+                                     sender<T> out) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, pred, std::as_const(*x));
+            auto keep = co_await std::move(call);
+            if (keep && static_cast<bool>(*keep)
+                && !co_await out.send(std::move(*x)))
+              co_return;
           }
-          ++index;
-          if (keep && !co_await out.send(std::move(*x)))
-            co_return;
-        }
-      });
+        });
   }
 
   /// Calls `f` on every item and passes it on unchanged.
   template <class F>
   flow<T> inspect(F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_v<F&, const T&>,
-                  "inspect(f): f must be callable with const T&");
-    return std::move(*this).template stage<T>(
-      "inspect", so,
-      [f = std::move(f)](receiver<T> in, sender<T> out) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          try {
-            f(std::as_const(*x));
-          } catch (...) {
-            detail::rethrow_at(index);
+    constexpr bool ok = std::is_invocable_v<F&, const T&>;
+    static_assert(ok, "inspect(f): f must be callable with const T&");
+    if constexpr (!ok)
+      return flow<T>{}; // not reached: the static_assert failed
+    else
+      return std::move(*this).template stage<T>(
+        "inspect", so,
+        [f = std::move(f), so](receiver<T> in,
+                               sender<T> out) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, f, std::as_const(*x));
+            auto seen = co_await std::move(call);
+            if (seen && !co_await out.send(std::move(*x)))
+              co_return;
           }
-          ++index;
-          if (!co_await out.send(std::move(*x)))
-            co_return;
-        }
-      });
+        });
   }
 
   /// Passes on the first `k` items, then ends the stream (which stops the
@@ -548,26 +590,30 @@ public:
   /// for which it does not (that item is dropped).
   template <class F>
   flow<T> take_while(F pred, stage_options so = {}) && {
-    static_assert(std::is_invocable_r_v<bool, F&, const T&>,
+    constexpr bool callable = std::is_invocable_v<F&, const T&>;
+    static_assert(callable, "take_while(pred): pred must be callable with "
+                            "const T& (T: the stream's item type)");
+    constexpr bool ok = std::is_invocable_r_v<bool, F&, const T&>;
+    static_assert(!callable || ok,
                   "take_while(pred): pred must be callable with const T& "
                   "and return something convertible to bool");
-    return std::move(*this).template stage<T>(
-      "take_while", so,
-      [pred = std::move(pred)](receiver<T> in,
-                               sender<T> out) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          bool keep = false;
-          try {
-            keep = static_cast<bool>(pred(std::as_const(*x)));
-          } catch (...) {
-            detail::rethrow_at(index);
+    if constexpr (!ok)
+      return flow<T>{}; // not reached: a static_assert above failed
+    else
+      return std::move(*this).template stage<T>(
+        "take_while", so,
+        [pred = std::move(pred), so](receiver<T> in,
+                                     sender<T> out) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, pred, std::as_const(*x));
+            auto keep = co_await std::move(call);
+            if (!keep)
+              continue; // skipped
+            if (!static_cast<bool>(*keep) || !co_await out.send(std::move(*x)))
+              co_return;
           }
-          ++index;
-          if (!keep || !co_await out.send(std::move(*x)))
-            co_return;
-        }
-      });
+        });
   }
 
   /// Pairs every item with its index: (0, x0), (1, x1), ...
@@ -586,29 +632,36 @@ public:
   /// `f` maps every item to a range; its elements follow one by one.
   template <class F>
   auto flat_map(F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_v<F&, T&&>,
+    constexpr bool invocable = std::is_invocable_v<F&, T&&>;
+    static_assert(invocable,
                   "flat_map(f): f must be callable with the stream's item "
                   "type T and return a range");
-    using range =
-      typename detail::body_result<std::is_invocable_v<F&, T&&>, F, T>::type;
-    using U = std::decay_t<decltype(*std::begin(std::declval<range&>()))>;
-    return std::move(*this).template stage<U>(
-      "flat_map", so,
-      [f = std::move(f)](receiver<T> in, sender<U> out) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          std::optional<range> ys;
-          try {
-            ys.emplace(f(std::move(*x)));
-          } catch (...) {
-            detail::rethrow_at(index);
+    using range = typename detail::stage_value<
+      typename detail::body_result<invocable, F, T>::type>::type;
+    constexpr bool is_range = detail::is_range<range>::value;
+    static_assert(!invocable || is_range,
+                  "flat_map(f): f must return a range (a container, or "
+                  "anything std::begin and std::end accept)");
+    if constexpr (!invocable || !is_range) {
+      return flow<T>{}; // not reached: a static_assert above failed
+    } else {
+      using U = std::decay_t<decltype(*std::begin(std::declval<range&>()))>;
+      return std::move(*this).template stage<U>(
+        "flat_map", so,
+        [f = std::move(f), so](receiver<T> in,
+                               sender<U> out) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, f, std::move(*x));
+            auto ys = co_await std::move(call);
+            if (!ys)
+              continue;
+            for (auto& y : *ys)
+              if (!co_await out.send(U(std::move(y))))
+                co_return;
           }
-          ++index;
-          for (auto& y : *ys)
-            if (!co_await out.send(U(std::move(y))))
-              co_return;
-        }
-      });
+        });
+    }
   }
 
   /// Groups items into vectors of `k` (the last one may be shorter).
@@ -643,20 +696,62 @@ public:
 
   /// `n` worker actors apply `f` to the items in parallel; a gather actor
   /// restores the input order. Dispatch is demand-driven, and at most
-  /// `window` items (default: the pipeline's channel capacity, at least 64 per worker) are between the dispatcher and
-  /// the gather at any time, so the gather's reorder buffer is bounded even
-  /// when one item is slow: dispatch then holds back.
+  /// `so.window` items (default: the pipeline's channel
+  /// capacity, at least 64 per worker) are between the dispatcher
+  /// and the gather at any time, so the gather's reorder buffer is bounded
+  /// even when one item is slow: dispatch then holds back. Each worker
+  /// reads `so.read_ahead` items ahead (default: about 100 us of
+  /// its measured work) and, for a coroutine
+  /// `f`, has up to `so.concurrency` calls in flight. `n == 0` is an error.
+  ///
+  /// ~~~
+  /// src.parallel_then(4, parse, {.window = 1024, .read_ahead = 32});
+  /// ~~~
   template <class F>
-  auto parallel_then(size_t n, F f, size_t window = 0) && {
+  auto parallel_then(size_t n, F f, stage_options so = {}) && {
     return std::move(*this).template scatter_gather<true>(n, std::move(f),
-                                                          window);
+                                                          std::move(so));
+  }
+
+  /// `parallel_then(n, f, {.window = window})`.
+  template <class F>
+  auto parallel_then(size_t n, F f, size_t window) && {
+    stage_options so;
+    so.window = window;
+    return std::move(*this).template scatter_gather<true>(n, std::move(f),
+                                                          std::move(so));
+  }
+
+  /// `parallel_then` with `so.workers` workers, by default one per thread
+  /// of the actor system's scheduler.
+  template <class F>
+  auto parallel_then(F f, stage_options so = {}) && {
+    return std::move(*this).template scatter_gather<true>(
+      std::nullopt, std::move(f), std::move(so));
   }
 
   /// Like `parallel_then`, but items leave in completion order.
   template <class F>
-  auto parallel_then_unordered(size_t n, F f, size_t window = 0) && {
+  auto parallel_then_unordered(size_t n, F f, stage_options so = {}) && {
     return std::move(*this).template scatter_gather<false>(n, std::move(f),
-                                                           window);
+                                                           std::move(so));
+  }
+
+  /// `parallel_then_unordered(n, f, {.window = window})`.
+  template <class F>
+  auto parallel_then_unordered(size_t n, F f, size_t window) && {
+    stage_options so;
+    so.window = window;
+    return std::move(*this).template scatter_gather<false>(n, std::move(f),
+                                                           std::move(so));
+  }
+
+  /// `parallel_then_unordered` with `so.workers` workers, by default one per
+  /// thread of the actor system's scheduler.
+  template <class F>
+  auto parallel_then_unordered(F f, stage_options so = {}) && {
+    return std::move(*this).template scatter_gather<false>(
+      std::nullopt, std::move(f), std::move(so));
   }
 
   // -- sinks -----------------------------------------------------------------
@@ -664,77 +759,88 @@ public:
   /// Calls `f` on every item in a sink actor.
   template <class F>
   pipeline<caf::unit_t> for_each(F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_v<F&, T&&>,
-                  "for_each(f): f must be callable with the stream's item "
-                  "type T");
-    auto g = [f = std::move(f)](caf::unit_t& acc, T&& x) mutable {
-      f(std::move(x));
-      return acc;
-    };
-    return std::move(*this).fold(caf::unit, std::move(g), so);
+    constexpr bool ok = std::is_invocable_v<F&, T&&>;
+    static_assert(ok, "for_each(f): f must be callable with the stream's "
+                      "item type T");
+    if constexpr (!ok) {
+      return pipeline<caf::unit_t>{}; // not reached: the static_assert failed
+    } else {
+      auto g = [f = std::move(f)](caf::unit_t& acc, T&& x) mutable {
+        f(std::move(x));
+        return acc;
+      };
+      return std::move(*this).fold(caf::unit, std::move(g), so);
+    }
   }
 
   /// Folds the stream into `init` with `f(acc, item) -> acc`.
   template <class Acc, class F>
   pipeline<Acc> fold(Acc init, F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_r_v<Acc, F&, Acc&, T&&>,
-                  "fold(init, f): f must be callable as f(Acc&, T) and "
-                  "return the new Acc");
-    return std::move(*this).template sink<Acc>(
-      "sink", so, std::move(init),
-      [f = std::move(f)](std::shared_ptr<Acc> acc,
-                         receiver<T> in) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          try {
-            *acc = f(*acc, std::move(*x));
-          } catch (...) {
-            detail::rethrow_at(index);
+    constexpr bool ok = std::is_invocable_r_v<Acc, F&, Acc&, T&&>;
+    static_assert(ok, "fold(init, f): f must be callable as f(Acc&, T) and "
+                      "return the new Acc");
+    if constexpr (!ok)
+      return pipeline<Acc>{}; // not reached: the static_assert failed
+    else
+      return std::move(*this).template sink<Acc>(
+        "sink", so, std::move(init),
+        [f = std::move(f), so](std::shared_ptr<Acc> acc,
+                               receiver<T> in) mutable -> task<> {
+          size_t index = 0;
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, f, *acc, std::move(*x));
+            if (auto next = co_await std::move(call))
+              *acc = std::move(*next);
           }
-          ++index;
-        }
-      });
+        });
   }
 
   /// Folds with the first item as the initial value; an empty stream yields
   /// `error_code::invalid_argument` ("reduce of an empty stream").
   template <class F>
   pipeline<T> reduce(F f, stage_options so = {}) && {
-    static_assert(std::is_invocable_r_v<T, F&, T&, T&&>,
-                  "reduce(f): f must be callable as f(T&, T) and return T");
-    using acc_t = std::optional<T>;
-    auto inner = std::move(*this).fold(
-      acc_t{},
-      [f = std::move(f)](acc_t& acc, T&& x) mutable {
+    constexpr bool ok = std::is_invocable_r_v<T, F&, T&, T&&>;
+    static_assert(ok, "reduce(f): f must be callable as f(T&, T) and return T");
+    if constexpr (!ok) {
+      return pipeline<T>{}; // not reached: the static_assert failed
+    } else {
+      using acc_t = std::optional<T>;
+      auto inner = std::move(*this).fold(
+        acc_t{},
+        [f = std::move(f)](acc_t& acc, T&& x) mutable {
+          if (!acc)
+            acc.emplace(std::move(x));
+          else
+            acc.emplace(f(*acc, std::move(x)));
+          return std::move(acc);
+        },
+        so);
+      return pipeline<T>::map_from(std::move(inner), [](acc_t&& acc) {
         if (!acc)
-          acc.emplace(std::move(x));
-        else
-          acc.emplace(f(*acc, std::move(x)));
-        return std::move(acc);
-      },
-      so);
-    return pipeline<T>::map_from(std::move(inner), [](acc_t&& acc) {
-      if (!acc)
-        return caf::expected<T>{make_error(error_code::invalid_argument,
-                                           "reduce of an empty stream")};
-      return caf::expected<T>{std::move(*acc)};
-    });
+          return caf::expected<T>{make_error(error_code::invalid_argument,
+                                             "reduce of an empty stream")};
+        return caf::expected<T>{std::move(*acc)};
+      });
+    }
   }
 
   /// `n` worker actors call `f` on the items (in no particular order): the
   /// parallel sink.
   template <class F>
   pipeline<caf::unit_t> parallel_for_each(size_t n, F f) && {
-    static_assert(std::is_invocable_v<F&, T&&>,
-                  "parallel_for_each(n, f): f must be callable with the "
-                  "stream's item type T");
-    return std::move(*this)
-      .parallel_then_unordered(n,
-                               [f = std::move(f)](T&& x) mutable {
-                                 f(std::move(x));
-                                 return uint8_t{0};
-                               })
-      .for_each([](uint8_t) {});
+    constexpr bool ok = std::is_invocable_v<F&, T&&>;
+    static_assert(ok, "parallel_for_each(n, f): f must be callable with the "
+                      "stream's item type T");
+    if constexpr (!ok)
+      return pipeline<caf::unit_t>{}; // not reached: the static_assert failed
+    else
+      return std::move(*this)
+        .parallel_then_unordered(n,
+                                 [f = std::move(f)](T&& x) mutable {
+                                   f(std::move(x));
+                                   return uint8_t{0};
+                                 })
+        .for_each([](uint8_t) {});
   }
 
   /// Collects every item into a vector, in stream order.
@@ -772,6 +878,8 @@ public:
     using start_fn = typename pipeline<Acc>::start_fn;
     if (err_ || !build_)
       return pipeline<Acc>{nullptr, moved_or(err_)};
+    if (auto err = detail::check_options(op, so))
+      return pipeline<Acc>{nullptr, std::move(err)};
     auto build = std::move(build_);
     start_fn start = [build = std::move(build), init = std::move(init), op,
                       body = std::move(body),
@@ -795,6 +903,8 @@ public:
   flow<U> stage(const char* op, stage_options so, Body body) && {
     if (err_ || !build_)
       return flow<U>{nullptr, moved_or(err_)};
+    if (auto err = detail::check_options(op, so))
+      return flow<U>{nullptr, std::move(err)};
     auto build = std::move(build_);
     return flow<U>{[build = std::move(build), op, so, body = std::move(body)](
                      detail::build_context& ctx, sender<U> out) {
@@ -817,11 +927,25 @@ public:
   /// the same key go to the same worker, so per-key state and per-key order
   /// hold. Output is in completion order across keys.
   template <class K, class F>
-  auto route_by_key(size_t n, K key, F f) &&;
+  auto route_by_key(size_t n, K key, F f, stage_options so = {}) && {
+    return std::move(*this).route(n, std::move(key), std::move(f),
+                                  std::move(so));
+  }
+
+  /// `route_by_key` with `so.workers` workers, by default one per thread of
+  /// the actor system's scheduler.
+  template <class K, class F>
+  auto route_by_key(K key, F f, stage_options so = {}) && {
+    return std::move(*this).route(std::nullopt, std::move(key), std::move(f),
+                                  std::move(so));
+  }
 
 private:
   template <bool Ordered, class F>
-  auto scatter_gather(size_t n, F f, size_t window) &&;
+  auto scatter_gather(std::optional<size_t> n, F f, stage_options so) &&;
+
+  template <class K, class F>
+  auto route(std::optional<size_t> n, K key, F f, stage_options so) &&;
 
   static caf::error moved_or(const caf::error& err) {
     if (err)

@@ -59,6 +59,14 @@ public:
     return awaiter{ep_.get()};
   }
 
+  /// @private Resumes a coroutine of this worker that waits in `recv`; that
+  /// `recv` yields an empty optional unless an item is there. Lets a worker
+  /// stop a coroutine of its own that waits for input.
+  void interrupt_recv() {
+    if (ep_)
+      ep_->interrupt();
+  }
+
   /// Blocks the calling thread until an item or end-of-stream arrives. Never
   /// call this inside a worker (it throws `std::logic_error` there).
   std::optional<T> blocking_recv() {

@@ -17,215 +17,323 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <caf/detail/scope_guard.hpp>
+#include <caf/optional.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "actorflow/flow.hpp"
 
 namespace actorflow {
 
+namespace detail {
+
+/// What a worker of a parallel stage hands the gather for one item: its
+/// result, or nothing when the stage dropped the item (error_policy::skip).
+/// (caf::optional would do, but its to_string trips g++ 12's -Wrestrict.)
+template <class U>
+struct maybe {
+  std::optional<U> value;
+};
+
+template <class Inspector, class U>
+std::enable_if_t<Inspector::reads_state, typename Inspector::result_type>
+inspect(Inspector& f, maybe<U>& x) {
+  if (x.value)
+    return f(true, *x.value);
+  return f(false);
+}
+
+template <class Inspector, class U>
+std::enable_if_t<Inspector::writes_state, typename Inspector::result_type>
+inspect(Inspector& f, maybe<U>& x) {
+  bool flag = false;
+  U tmp{};
+  caf::optional_inspect_helper<U> helper{flag, tmp};
+  auto guard = caf::detail::make_scope_guard([&] {
+    if (flag)
+      x.value.emplace(std::move(tmp));
+    else
+      x.value.reset();
+  });
+  return f(flag, helper);
+}
+
+} // namespace detail
+
 template <class T>
 template <bool Ordered, class F>
-auto flow<T>::scatter_gather(size_t n, F f, size_t window) && {
+auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
+                             stage_options so) && {
   constexpr bool invocable = std::is_invocable_v<F&, T&&>;
   static_assert(invocable,
                 "parallel_then(n, f): f must be callable with the stream's "
                 "item type T (by value or const reference)");
   using raw = typename detail::body_result<invocable, F, T>::type;
+  constexpr bool foreign = detail::is_foreign_awaitable<raw>::value;
+  static_assert(!foreign,
+                "parallel_then(n, f): f returns an awaitable that is not "
+                "actorflow::task<U>; make f a coroutine returning task<U> "
+                "that co_awaits it");
   using U = typename detail::stage_value<raw>::type;
   static_assert(!std::is_void_v<U>,
                 "parallel_then(n, f): f must return a value");
-  using job = std::pair<uint64_t, T>;
-  using done = std::pair<uint64_t, U>;
-  const char* op = Ordered ? "parallel_then" : "parallel_then_unordered";
-  if (n == 0)
-    return flow<U>{
-      nullptr,
-      make_error(error_code::invalid_argument,
-                 std::string{op} + "(0, f): needs at least one worker")};
-  if (err_ || !build_)
-    return flow<U>{nullptr, moved_or(err_)};
-  auto build = std::move(build_);
-  return flow<U>{[build = std::move(build), n, f = std::move(f), window,
-                  op](detail::build_context& ctx, sender<U> out) mutable {
-    // The window defaults to the pipeline's channel capacity: the stage then
-    // holds as many items as one channel may.
-    if (window == 0)
-      window = std::max<size_t>(ctx.opts.capacity, 64 * n);
-    window = std::max(window, n);
-    auto in = ctx.make_channel<T>({});
-    // Workers adapt their read-ahead to about 100 us of work: dispatch stays
-    // demand-driven for slow items (a busy worker does not sit on items an
-    // idle one could take), while cheap items travel in large batches (each
-    // message costs about as much as a microsecond of work).
-    auto work_batch
-      = static_cast<uint32_t>(std::clamp<size_t>(window / (4 * n), 1, 128));
-    auto work = ctx.make_channel<job>({window, work_batch},
-                                      std::chrono::microseconds(100));
-    auto results = ctx.make_channel<done>({window, 0});
-    auto tokens = ctx.make_channel<uint8_t>({window, 0});
-    if (!in || !work || !results || !tokens)
-      return;
-    ctx.mark_control(*tokens); // not items: waiting for a token is a stall
-    build(ctx, std::move(in->tx));
-    auto base = ctx.stage_name(op);
-    // -- scatter --
-    ctx.spawn(
-      base + ".scatter",
-      [](receiver<T> in, receiver<uint8_t> tokens, sender<job> work) -> task<> {
-        for (uint64_t seq = 0;; ++seq) {
-          auto x = co_await in.recv();
-          if (!x)
-            co_return;
-          if constexpr (Ordered) {
-            if (!co_await tokens.recv())
-              co_return;
-          }
-          if (!co_await work.send(job{seq, std::move(*x)}))
-            co_return;
-        }
-      },
-      std::move(in->rx), std::move(tokens->rx), std::move(work->tx));
-    // -- workers --
-    for (size_t i = 0; i < n; ++i) {
+  if constexpr (!invocable || foreign || std::is_void_v<U>) {
+    return flow<T>{}; // not reached: a static_assert above failed
+  } else {
+    using job = std::pair<uint64_t, T>;
+    // An empty result stands for a dropped item (error_policy::skip): the
+    // gather still has to see its sequence number.
+    using done = std::pair<uint64_t, detail::maybe<U>>;
+    const char* op = Ordered ? "parallel_then" : "parallel_then_unordered";
+    if (n && *n == 0)
+      return flow<U>{
+        nullptr,
+        make_error(error_code::invalid_argument,
+                   std::string{op} + "(0, f): needs at least one worker")};
+    if (so.concurrency > 1 && !detail::is_task<raw>::value)
+      return flow<U>{nullptr, make_error(error_code::invalid_argument,
+                                         std::string{op}
+                                           + "(n, f): concurrency > 1 needs a "
+                                             "coroutine f returning task<U>")};
+    if (err_ || !build_)
+      return flow<U>{nullptr, moved_or(err_)};
+    auto build = std::move(build_);
+    return flow<U>{[build = std::move(build), n, f = std::move(f), op,
+                    so](detail::build_context& ctx, sender<U> out) {
+      // Worker count and window are settled when the pipeline starts: the
+      // default is one worker per scheduler thread.
+      size_t workers = n ? *n
+                       : so.workers != 0
+                         ? so.workers
+                         : std::max<size_t>(1,
+                                            ctx.sys.scheduler().num_workers());
+      // The window defaults to the pipeline's channel capacity: the stage
+      // then holds as many items as one channel may.
+      size_t window = so.window != 0
+                        ? so.window
+                        : std::max<size_t>(ctx.opts.capacity, 64 * workers);
+      window = std::max(window, workers);
+      auto in
+        = ctx.make_channel<T>({.capacity = so.capacity, .batch = so.batch});
+      // Unless told otherwise, workers adapt their read-ahead to about 100 us
+      // of work: dispatch stays demand-driven for slow items (a busy worker
+      // does not sit on items an idle one could take), while cheap items
+      // travel in large batches (a message costs about as much as a
+      // microsecond of work).
+      auto work_batch = static_cast<uint32_t>(
+        std::clamp<size_t>(window / (4 * workers), 1, 128));
+      stage_options wo{.capacity = window, .batch = work_batch};
+      std::chrono::nanoseconds adapt{0};
+      if (so.read_ahead != 0) {
+        wo.read_ahead = so.read_ahead;
+        wo.capacity = std::max<size_t>(window, size_t{so.read_ahead} * workers);
+      } else {
+        adapt = std::chrono::microseconds(100);
+      }
+      auto work = ctx.make_channel<job>(wo, adapt);
+      auto results = ctx.make_channel<done>({.capacity = window});
+      auto tokens = ctx.make_channel<uint8_t>({.capacity = window});
+      if (!in || !work || !results || !tokens)
+        return;
+      ctx.mark_control(*tokens); // not items: waiting for a token is a stall
+      build(ctx, std::move(in->tx));
+      auto base = ctx.stage_name(op);
+      // -- scatter --
       ctx.spawn(
-        base + ".worker" + std::to_string(i + 1),
-        [f](receiver<job> work, sender<done> results) mutable -> task<> {
-          while (auto j = co_await work.recv()) {
-            std::optional<U> y;
-            try {
-              if constexpr (detail::is_task<raw>::value)
-                y.emplace(co_await f(std::move(j->second)));
-              else
-                y.emplace(f(std::move(j->second)));
-            } catch (...) {
-              detail::rethrow_at(static_cast<size_t>(j->first));
+        base + ".scatter",
+        [](receiver<T> in, receiver<uint8_t> tokens,
+           sender<job> work) -> task<> {
+          for (uint64_t seq = 0;; ++seq) {
+            auto x = co_await in.recv();
+            if (!x)
+              co_return;
+            if constexpr (Ordered) {
+              if (!co_await tokens.recv())
+                co_return;
             }
-            if (!co_await results.send(done{j->first, std::move(*y)}))
+            if (!co_await work.send(job{seq, std::move(*x)}))
               co_return;
           }
         },
-        work->rx, results->tx);
-    }
-    work->rx.close();
-    results->tx.close();
-    // -- gather --
-    ctx.spawn(
-      base + ".gather",
-      [window](receiver<done> results, sender<uint8_t> tokens,
-               sender<U> out) -> task<> {
-        if constexpr (Ordered) {
-          for (size_t i = 0; i < window; ++i)
-            if (!co_await tokens.send(uint8_t{0}))
-              break;
-          std::vector<std::optional<U>> pending(window);
-          uint64_t next = 0;
-          while (auto r = co_await results.recv()) {
-            pending[r->first % window].emplace(std::move(r->second));
-            for (;;) {
-              auto& head = pending[next % window];
-              if (!head)
-                break;
-              auto y = std::move(*head);
-              head.reset();
-              ++next;
-              if (!co_await out.send(std::move(y)))
+        std::move(in->rx), std::move(tokens->rx), std::move(work->tx));
+      // -- workers --
+      for (size_t i = 0; i < workers; ++i) {
+        ctx.spawn(
+          base + ".worker" + std::to_string(i + 1),
+          [f, so](receiver<job> work, sender<done> results) mutable -> task<> {
+            if constexpr (detail::is_task<raw>::value) {
+              if (so.concurrency > 1) {
+                // Up to `concurrency` calls in flight in this worker.
+                auto call = [&f, &so](job j, size_t) -> task<done> {
+                  auto c = detail::apply_at(so, static_cast<size_t>(j.first), f,
+                                            std::move(j.second));
+                  auto y = co_await std::move(c);
+                  auto r = done{j.first, detail::maybe<U>{std::move(y)}};
+                  co_return std::move(r);
+                };
+                detail::ordered_calls<job, done, decltype(call)> calls{
+                  so.concurrency, work, std::move(call)};
+                while (auto r = co_await calls.next()) {
+                  if (!co_await results.send(std::move(*r))) {
+                    co_await calls.drain();
+                    co_return;
+                  }
+                }
                 co_return;
-              (void)co_await tokens.send(uint8_t{0});
+              }
             }
+            while (auto j = co_await work.recv()) {
+              auto call = detail::apply_at(so, static_cast<size_t>(j->first), f,
+                                           std::move(j->second));
+              auto y = co_await std::move(call);
+              auto r = done{j->first, detail::maybe<U>{std::move(y)}};
+              if (!co_await results.send(std::move(r)))
+                co_return;
+            }
+          },
+          work->rx, results->tx);
+      }
+      work->rx.close();
+      results->tx.close();
+      // -- gather --
+      ctx.spawn(
+        base + ".gather",
+        [window](receiver<done> results, sender<uint8_t> tokens,
+                 sender<U> out) -> task<> {
+          if constexpr (Ordered) {
+            for (size_t i = 0; i < window; ++i)
+              if (!co_await tokens.send(uint8_t{0}))
+                break;
+            // Slot i holds the result of the item with sequence number i
+            // (mod window) once it arrived; an empty one was dropped.
+            std::vector<std::optional<detail::maybe<U>>> pending(window);
+            uint64_t next = 0;
+            while (auto r = co_await results.recv()) {
+              pending[r->first % window].emplace(std::move(r->second));
+              for (;;) {
+                auto& head = pending[next % window];
+                if (!head)
+                  break;
+                auto y = std::move(*head);
+                head.reset();
+                ++next;
+                if (y.value && !co_await out.send(std::move(*y.value)))
+                  co_return;
+                (void)co_await tokens.send(uint8_t{0});
+              }
+            }
+          } else {
+            tokens.close();
+            while (auto r = co_await results.recv())
+              if (r->second.value
+                  && !co_await out.send(std::move(*r->second.value)))
+                co_return;
           }
-        } else {
-          tokens.close();
-          while (auto r = co_await results.recv())
-            if (!co_await out.send(std::move(r->second)))
-              co_return;
-        }
-      },
-      std::move(results->rx), std::move(tokens->tx), std::move(out));
-  }};
+        },
+        std::move(results->rx), std::move(tokens->tx), std::move(out));
+    }};
+  }
 }
 
 template <class T>
 template <class K, class F>
-auto flow<T>::route_by_key(size_t n, K key, F f) && {
-  static_assert(std::is_invocable_v<K&, const T&>,
+auto flow<T>::route(std::optional<size_t> n, K key, F f, stage_options so) && {
+  constexpr bool key_ok = std::is_invocable_v<K&, const T&>;
+  static_assert(key_ok,
                 "route_by_key(n, key, f): key must be callable with const T&");
-  using key_t = std::decay_t<std::invoke_result_t<K&, const T&>>;
-  static_assert(std::is_invocable_v<std::hash<key_t>&, const key_t&>,
-                "route_by_key(n, key, f): the key type must be hashable "
-                "with std::hash");
+  using key_t = std::decay_t<typename std::conditional_t<
+    key_ok, std::invoke_result<K&, const T&>, std::type_identity<void*>>::type>;
+  constexpr bool hashable
+    = std::is_invocable_v<std::hash<key_t>&, const key_t&>;
+  static_assert(hashable, "route_by_key(n, key, f): the key type must be "
+                          "hashable with std::hash");
   constexpr bool invocable = std::is_invocable_v<F&, T&&>;
   static_assert(invocable, "route_by_key(n, key, f): f must be callable with "
                            "the stream's item type T");
   using raw = typename detail::body_result<invocable, F, T>::type;
+  constexpr bool foreign = detail::is_foreign_awaitable<raw>::value;
+  static_assert(!foreign,
+                "route_by_key(n, key, f): f returns an awaitable that is not "
+                "actorflow::task<U>; make f a coroutine returning task<U> "
+                "that co_awaits it");
   using U = typename detail::stage_value<raw>::type;
-  if (n == 0)
-    return flow<U>{nullptr,
-                   make_error(error_code::invalid_argument,
-                              "route_by_key(0, key, f): needs at least one "
-                              "worker")};
-  if (err_ || !build_)
-    return flow<U>{nullptr, moved_or(err_)};
-  auto build = std::move(build_);
-  return flow<U>{[build = std::move(build), n, key = std::move(key),
-                  f = std::move(f)](detail::build_context& ctx, sender<U> out) {
-    auto in = ctx.make_channel<T>({});
-    if (!in)
-      return;
-    std::vector<sender<T>> lanes;
-    std::vector<receiver<T>> lane_rx;
-    for (size_t i = 0; i < n; ++i) {
-      auto lane = ctx.make_channel<T>({});
-      if (!lane)
+  static_assert(!std::is_void_v<U>,
+                "route_by_key(n, key, f): f must return a value");
+  if constexpr (!key_ok || !hashable || !invocable || foreign
+                || std::is_void_v<U>) {
+    return flow<T>{}; // not reached: a static_assert above failed
+  } else {
+    if (n && *n == 0)
+      return flow<U>{nullptr,
+                     make_error(error_code::invalid_argument,
+                                "route_by_key(0, key, f): needs at least one "
+                                "worker")};
+    if (so.concurrency > 1 && !detail::is_task<raw>::value)
+      return flow<U>{nullptr,
+                     make_error(error_code::invalid_argument,
+                                "route_by_key(n, key, f): concurrency > 1 "
+                                "needs a coroutine f returning task<U>")};
+    if (err_ || !build_)
+      return flow<U>{nullptr, moved_or(err_)};
+    auto build = std::move(build_);
+    return flow<U>{[build = std::move(build), n, key = std::move(key),
+                    f = std::move(f),
+                    so](detail::build_context& ctx, sender<U> out) {
+      size_t workers = n ? *n
+                       : so.workers != 0
+                         ? so.workers
+                         : std::max<size_t>(1,
+                                            ctx.sys.scheduler().num_workers());
+      auto in
+        = ctx.make_channel<T>({.capacity = so.capacity, .batch = so.batch});
+      if (!in)
         return;
-      lanes.push_back(std::move(lane->tx));
-      lane_rx.push_back(std::move(lane->rx));
-    }
-    build(ctx, std::move(in->tx));
-    auto base = ctx.stage_name("route_by_key");
-    // -- scatter: one lane per worker, chosen by the key's hash --
-    ctx.spawn(
-      base + ".scatter",
-      [key](receiver<T> in, std::vector<sender<T>> lanes) mutable -> task<> {
-        size_t index = 0;
-        while (auto x = co_await in.recv()) {
-          size_t lane = 0;
-          try {
-            lane = std::hash<key_t>{}(key(std::as_const(*x))) % lanes.size();
-          } catch (...) {
-            detail::rethrow_at(index);
-          }
-          ++index;
-          if (!co_await lanes[lane].send(std::move(*x)))
-            co_return;
-        }
-      },
-      std::move(in->rx), std::move(lanes));
-    // -- workers, writing into copies of `out` (the gather is the channel) --
-    for (size_t i = 0; i < n; ++i) {
+      std::vector<sender<T>> lanes;
+      std::vector<receiver<T>> lane_rx;
+      for (size_t i = 0; i < workers; ++i) {
+        auto lane = ctx.make_channel<T>({.read_ahead = so.read_ahead});
+        if (!lane)
+          return;
+        lanes.push_back(std::move(lane->tx));
+        lane_rx.push_back(std::move(lane->rx));
+      }
+      build(ctx, std::move(in->tx));
+      auto base = ctx.stage_name("route_by_key");
+      // -- scatter: one lane per worker, chosen by the key's hash --
       ctx.spawn(
-        base + ".worker" + std::to_string(i + 1),
-        [f](receiver<T> lane, sender<U> out) mutable -> task<> {
+        base + ".scatter",
+        [key, so](receiver<T> in,
+                  std::vector<sender<T>> lanes) mutable -> task<> {
           size_t index = 0;
-          while (auto x = co_await lane.recv()) {
-            std::optional<U> y;
-            try {
-              if constexpr (detail::is_task<raw>::value)
-                y.emplace(co_await f(std::move(*x)));
-              else
-                y.emplace(f(std::move(*x)));
-            } catch (...) {
-              detail::rethrow_at(index);
-            }
-            ++index;
-            if (!co_await out.send(std::move(*y)))
+          while (auto x = co_await in.recv()) {
+            auto call = detail::apply_at(so, index++, key, std::as_const(*x));
+            auto k = co_await std::move(call);
+            if (!k)
+              continue;
+            auto lane = std::hash<key_t>{}(*k) % lanes.size();
+            if (!co_await lanes[lane].send(std::move(*x)))
               co_return;
           }
         },
-        std::move(lane_rx[i]), sender<U>{out});
-    }
-  }};
+        std::move(in->rx), std::move(lanes));
+      // -- workers, writing into copies of `out` (the gather is the channel) --
+      for (size_t i = 0; i < workers; ++i) {
+        ctx.spawn(
+          base + ".worker" + std::to_string(i + 1),
+          [f, so](receiver<T> lane, sender<U> out) mutable -> task<> {
+            co_await detail::map_items(so, f, lane, out);
+          },
+          std::move(lane_rx[i]), sender<U>{out});
+      }
+    }};
+  }
 }
 
 } // namespace actorflow

@@ -56,10 +56,17 @@ std::string next_worker_name() {
   return "worker-" + std::to_string(counter.fetch_add(1) + 1);
 }
 
+returned_error::~returned_error() {
+  // nop
+}
+
 caf::error failure(const std::string& worker, std::exception_ptr ep) {
   std::string what;
   try {
     std::rethrow_exception(ep);
+  } catch (const returned_error& ex) {
+    return make_error(error_code::worker_failed,
+                      "worker '" + worker + "' failed: " + ex.what());
   } catch (const std::exception& ex) {
     what = ex.what();
   } catch (...) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -80,6 +81,15 @@ struct body_result {
 template <class F, class... Ts>
 struct body_result<true, F, Ts...> {
   using type = std::invoke_result_t<F&, Ts&&...>;
+};
+
+/// Thrown from a body whose user code returned an error instead of throwing:
+/// the worker's error then says "failed" rather than "threw".
+class ACTORFLOW_EXPORT returned_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+
+  ~returned_error() override;
 };
 
 ACTORFLOW_EXPORT caf::error failure(const std::string& worker,

@@ -38,8 +38,10 @@ struct channel_stats {
 struct channel_params {
   uint32_t capacity;
   uint32_t batch;
+  /// Read-ahead of each receiver; 0 picks `window()`.
+  uint32_t read_ahead = 0;
   /// Non-zero: a coroutine receiver sizes its read-ahead to about this much
-  /// work (nanoseconds), measured while it runs, within [1, window()].
+  /// work (nanoseconds), measured while it runs, within [1, rx_window()].
   uint32_t read_ahead_ns = 0;
 
   /// How many credits a sender asks for, and how many items a receiver
@@ -50,6 +52,11 @@ struct channel_params {
     auto half = capacity / 2;
     auto two = batch * 2;
     return std::max<uint32_t>(1, std::min(half, two));
+  }
+
+  /// How many items a receiver keeps in read-ahead.
+  uint32_t rx_window() const noexcept {
+    return read_ahead != 0 ? read_ahead : window();
   }
 };
 
@@ -407,6 +414,13 @@ public:
     mark_dirty();
   }
 
+  /// Resumes the coroutine waiting for an item now; its `take` yields what
+  /// is there, which may be nothing.
+  void interrupt() {
+    if (waiter_)
+      host_->make_ready(std::exchange(waiter_, nullptr));
+  }
+
   [[gnu::always_inline]] std::optional<T> take() {
     if (pos_ == in_.size()) [[unlikely]]
       return std::nullopt;
@@ -542,7 +556,7 @@ private:
     auto cost = static_cast<double>(ran) / static_cast<double>(taken);
     cost_ = cost_ == 0 ? cost : (3 * cost_ + cost) / 4;
     auto want = static_cast<double>(params_.read_ahead_ns) / cost_;
-    auto upper = static_cast<double>(params_.window());
+    auto upper = static_cast<double>(params_.rx_window());
     window_ = static_cast<uint32_t>(std::clamp(want, 1.0, upper));
     half_window_ = (window_ + 1) / 2;
   }
@@ -572,8 +586,8 @@ private:
   // Adaptive read-ahead starts small, so that the first items of a slow
   // consumer do not all go to one receiver.
   uint32_t window_ = params_.read_ahead_ns != 0
-                       ? std::min<uint32_t>(params_.window(), 4)
-                       : params_.window();
+                       ? std::min<uint32_t>(params_.rx_window(), 4)
+                       : params_.rx_window();
   uint32_t half_window_ = (window_ + 1) / 2; // consumed_ * 2 >= window
   uint32_t taken_ = 0;                       // items taken this activation
   double cost_ = 0;                          // ns per item (moving average)

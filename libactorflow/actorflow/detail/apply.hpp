@@ -1,0 +1,279 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+// How a stage calls the user's function on one item: `apply_at` runs it
+// (synchronously, or as a coroutine when it returns `task<U>`), unwraps a
+// `caf::expected<U>` result and applies the stage's error policy. Every
+// stage body of the DSL goes through it.
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/sec.hpp>
+#include <caf/unit.hpp>
+
+#include "actorflow/detail/export.hpp"
+#include "actorflow/error_policy.hpp"
+#include "actorflow/task.hpp"
+
+namespace actorflow::detail {
+
+/// True if `R` is `task<U>` for some `U`.
+template <class R>
+struct is_task : std::false_type {};
+
+template <class U>
+struct is_task<task<U>> : std::true_type {};
+
+/// The `U` of `task<U>`.
+template <class R>
+struct task_value;
+
+template <class U>
+struct task_value<task<U>> {
+  using type = U;
+};
+
+/// True if `R` is `caf::expected<U>` for some `U`.
+template <class R>
+struct is_expected : std::false_type {};
+
+template <class U>
+struct is_expected<caf::expected<U>> : std::true_type {};
+
+/// The value a stage function produces: `U` for `U`, `task<U>`,
+/// `caf::expected<U>` and `task<caf::expected<U>>`.
+template <class R>
+struct stage_value {
+  using type = R;
+};
+
+template <class U>
+struct stage_value<task<U>> : stage_value<U> {};
+
+template <class U>
+struct stage_value<caf::expected<U>> {
+  using type = U;
+};
+
+/// What `apply_at` yields for a function returning `R`: the stage value,
+/// with `caf::unit_t` standing in for `void`.
+template <class R>
+using applied_t
+  = std::conditional_t<std::is_void_v<typename stage_value<R>::type>,
+                       caf::unit_t,
+                       std::decay_t<typename stage_value<R>::type>>;
+
+/// True if `R` has the members of an awaiter or an `operator co_await`.
+template <class R>
+  struct has_awaiter_interface : std::bool_constant < requires(R& r) {
+  r.await_ready();
+} || requires(R&& r) {
+  static_cast<R&&>(r).operator co_await();
+}
+|| requires(R&& r) {
+  operator co_await(static_cast<R&&>(r));
+}
+> {};
+
+/// True if `R` can be awaited but is no `task<U>` (a stage function must
+/// wrap such an awaitable in a coroutine).
+template <class R>
+struct is_foreign_awaitable
+  : std::conjunction<std::negation<std::is_void<R>>,
+                     std::negation<is_task<std::remove_cvref_t<R>>>,
+                     has_awaiter_interface<std::remove_cvref_t<R>>> {};
+
+/// True if `R` is a range: `std::begin` and `std::end` accept an `R&`.
+template <class R, class = void>
+struct is_range : std::false_type {};
+
+template <class R>
+struct is_range<R, std::void_t<decltype(std::begin(std::declval<R&>())),
+                               decltype(std::end(std::declval<R&>()))>>
+  : std::true_type {};
+
+/// An awaitable that is ready at once: the outcome of a synchronous call, so
+/// that a stage body can `co_await` every `apply_at` alike.
+template <class T>
+struct ready {
+  T value;
+
+  bool await_ready() const noexcept {
+    return true;
+  }
+
+  void await_suspend(std::coroutine_handle<>) const noexcept {
+    // nop: never suspends
+  }
+
+  T await_resume() {
+    return std::move(value);
+  }
+};
+
+/// Wraps an exception from user code with the item's index.
+[[noreturn]] ACTORFLOW_EXPORT void rethrow_at(size_t index);
+
+/// Decides what a stage does after attempt `attempt` of its function on item
+/// `index` failed, with the exception `ep` or else with the error `err` that
+/// the function returned: tells `listener` (if set), then returns true to
+/// call the function again (only if `can_retry`), false to drop the item, or
+/// throws the stage's failure ("item 17: boom", "item 17 (4 attempts):
+/// boom"; a returned error throws `returned_error`).
+ACTORFLOW_EXPORT bool after_failure(
+  const error_policy& policy,
+  const std::function<void(const item_failure&)>& listener, size_t index,
+  uint32_t attempt, bool can_retry, std::exception_ptr ep,
+  const caf::error& err);
+
+/// Takes the value out of what a stage function returned: a `caf::expected`
+/// holding an error stores it in `err` and yields nothing.
+template <class R>
+std::optional<applied_t<R>> take_value(R& r, caf::error& err) {
+  using value = applied_t<R>;
+  using plain = std::remove_cv_t<R>;
+  if constexpr (is_expected<plain>::value) {
+    if (!r) {
+      err = r.error();
+      if (!err) // an expected without value and without error
+        err = caf::make_error(caf::sec::runtime_error,
+                              "returned an empty caf::expected");
+      return std::nullopt;
+    }
+    if constexpr (std::is_same_v<value, caf::unit_t>)
+      return std::optional<value>{caf::unit};
+    else
+      return std::optional<value>{std::move(*r)};
+  } else {
+    return std::optional<value>{std::move(r)};
+  }
+}
+
+/// Whether retrying may hand copies of these arguments to the function:
+/// references are passed on as they are, values must be copyable.
+template <class... Args>
+constexpr bool copyable_args
+  = ((std::is_lvalue_reference_v<
+        Args> || std::is_copy_constructible_v<std::remove_cvref_t<Args>>)&&...);
+
+/// An argument for an attempt that may be retried: a copy of a value, or
+/// the reference itself.
+template <class A>
+A another_use(std::remove_reference_t<A>& x) {
+  return x;
+}
+
+/// The synchronous case of `apply_at`.
+template <class Options, class F, class... Args>
+auto apply_sync(const Options& so, size_t index, F& f, Args&&... args) {
+  using raw = std::invoke_result_t<F&, Args&&...>;
+  using value = applied_t<raw>;
+  constexpr bool copyable = copyable_args<Args...>;
+  caf::error err;
+  auto once = [&](auto&&... xs) -> std::optional<value> {
+    if constexpr (std::is_void_v<raw>) {
+      f(std::forward<decltype(xs)>(xs)...);
+      return std::optional<value>{caf::unit};
+    } else {
+      decltype(auto) r = f(std::forward<decltype(xs)>(xs)...);
+      return take_value<std::remove_reference_t<raw>>(r, err);
+    }
+  };
+  for (uint32_t attempt = 1;; ++attempt) {
+    bool last = !copyable || attempt > so.on_error.retries;
+    std::exception_ptr ep;
+    try {
+      auto y = [&] {
+        if constexpr (copyable) {
+          if (!last)
+            return once(another_use<Args>(args)...);
+        }
+        return once(std::forward<Args>(args)...);
+      }();
+      if (y)
+        return y;
+    } catch (...) {
+      ep = std::current_exception();
+    }
+    if (!after_failure(so.on_error, so.on_failure, index, attempt, !last, ep,
+                       err))
+      return std::optional<value>{};
+    err = caf::error{};
+  }
+}
+
+/// The coroutine case of `apply_at`: the arguments live in this frame, and
+/// every retry gets fresh copies of them.
+template <class R, class Options, class F, class... Ts>
+task<std::optional<applied_t<R>>> apply_task(const Options& so, size_t index,
+                                             F& f, Ts... args) {
+  using value = applied_t<R>;
+  using awaited = typename task_value<R>::type;
+  constexpr bool copyable = copyable_args<Ts...>;
+  for (uint32_t attempt = 1;; ++attempt) {
+    bool last = !copyable || attempt > so.on_error.retries;
+    std::exception_ptr ep;
+    caf::error err;
+    try {
+      std::optional<std::tuple<Ts...>> copies;
+      auto t = [&] {
+        if constexpr (copyable) {
+          if (!last) {
+            copies.emplace(args...);
+            return std::apply(f, std::move(*copies));
+          }
+        }
+        return f(std::move(args)...);
+      }();
+      if constexpr (std::is_void_v<awaited>) {
+        co_await std::move(t);
+        co_return std::optional<value>{caf::unit};
+      } else {
+        auto r = co_await std::move(t);
+        if (auto y = take_value<awaited>(r, err))
+          co_return y;
+      }
+    } catch (...) {
+      ep = std::current_exception();
+    }
+    if (!after_failure(so.on_error, so.on_failure, index, attempt, !last, ep,
+                       err))
+      co_return std::optional<value>{};
+  }
+}
+
+/// Runs a stage function on one item (item `index` of the stage's input)
+/// under the stage's error policy (`so.on_error`, `so.on_failure`) and
+/// returns an awaitable that yields `std::optional<V>`, empty if the item is
+/// to be dropped. A function returning `task<U>` runs as a coroutine (the
+/// arguments are moved into its frame); any other function runs right away.
+/// A `caf::expected<U>` result is unwrapped; its error counts as a failure.
+///
+/// ~~~
+/// auto call = detail::apply_at(so, index++, f, std::move(*x));
+/// if (auto y = co_await std::move(call))
+///   co_await out.send(std::move(*y));
+/// ~~~
+template <class Options, class F, class... Args>
+auto apply_at(const Options& so, size_t index, F& f, Args&&... args) {
+  using raw = std::invoke_result_t<F&, Args&&...>;
+  if constexpr (is_task<raw>::value)
+    return apply_task<raw>(so, index, f, std::forward<Args>(args)...);
+  else
+    return ready<std::optional<applied_t<raw>>>{
+      apply_sync(so, index, f, std::forward<Args>(args)...)};
+}
+
+} // namespace actorflow::detail
