@@ -2,6 +2,7 @@
 
 #include "actorflow/flow.hpp"
 
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -19,6 +20,12 @@ void rethrow_at(size_t index) {
                              + ": an exception not derived from "
                                "std::exception");
   }
+}
+
+void report_unrun_pipeline() noexcept {
+  std::fputs("actorflow: warning: a pipeline was built but never run (call "
+             "run(sys) or start(sys) on it)\n",
+             stderr);
 }
 
 void run_state::worker_done(const caf::error& err) {
