@@ -263,6 +263,8 @@ class flow;
 template <class R>
 class pipeline;
 
+struct actor_sink_options;
+
 /// Sent to the actor given to `running::notify` when a pipeline ends: with
 /// the result, or with the error.
 using done_atom = caf::atom_constant<caf::atom("af_done")>;
@@ -820,6 +822,14 @@ public:
       });
   }
 
+  /// Sends the items in batches to an existing actor, with a bounded number
+  /// of batches unacknowledged (see actorflow/actor_io.hpp).
+  pipeline<caf::unit_t> to_actor(caf::actor consumer) &&;
+
+  /// Like `to_actor(consumer)`, with settings.
+  pipeline<caf::unit_t> to_actor(caf::actor consumer,
+                                 actor_sink_options opts) &&;
+
   /// @private Ends the flow in a sink actor running `body(acc, in)`.
   template <class Acc, class Body>
   pipeline<Acc> sink(const char* op, stage_options so, Acc init, Body body) && {
@@ -1021,4 +1031,5 @@ flow<T> from(receiver<T> rx) {
 
 } // namespace actorflow
 
+#include "actorflow/actor_io.hpp"
 #include "actorflow/scatter.hpp"
