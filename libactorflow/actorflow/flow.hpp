@@ -468,6 +468,24 @@ public:
     return result;
   }
 
+  /// @private Hands out what builds this pipeline (it is consumed), for
+  /// embedding it in another pipeline's build (`tee`).
+  std::pair<start_fn, caf::error> release() && {
+    guard_.disarm();
+    if (runner_)
+      return {nullptr,
+              make_error(error_code::invalid_argument,
+                         "a pipeline derived from another one (reduce) "
+                         "cannot be embedded in another pipeline")};
+    if (err_)
+      return {nullptr, err_};
+    if (!start_)
+      return {nullptr, make_error(error_code::invalid_argument,
+                                  "a pipeline was embedded after it was run "
+                                  "or moved from")};
+    return {std::exchange(start_, nullptr), caf::error{}};
+  }
+
 private:
   template <class>
   friend class pipeline;
@@ -830,6 +848,11 @@ public:
   pipeline<caf::unit_t> to_actor(caf::actor consumer,
                                  actor_sink_options opts) &&;
 
+  /// Every item also goes to a branch: `branch(flow<T>)` returns the branch's
+  /// pipeline (see actorflow/tee.hpp).
+  template <class F>
+  flow<T> tee(F branch) &&;
+
   /// @private Ends the flow in a sink actor running `body(acc, in)`.
   template <class Acc, class Body>
   pipeline<Acc> sink(const char* op, stage_options so, Acc init, Body body) && {
@@ -1033,3 +1056,4 @@ flow<T> from(receiver<T> rx) {
 
 #include "actorflow/actor_io.hpp"
 #include "actorflow/scatter.hpp"
+#include "actorflow/tee.hpp"
