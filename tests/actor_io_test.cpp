@@ -532,12 +532,12 @@ BOOST_FIXTURE_TEST_CASE(actor_to_actor, system_fixture,
   auto m = std::make_shared<flow_meter>();
   auto producer = sys.spawn(counting_producer, 4000, m);
   auto consumer = sys.spawn(collecting_consumer);
-  BOOST_TEST(
-    static_cast<bool>(run_bounded(actorflow::from_actor<int>(producer)
-                                    .then([](int x) { return x * 2; })
-                                    .filter([](int x) { return x % 3 != 0; })
-                                    .to_actor(consumer),
-                                  sys)));
+  BOOST_TEST(static_cast<bool>(
+    run_bounded(actorflow::from_actor<int>(producer, {.credit = 16})
+                  .then([](int x) { return x * 2; })
+                  .filter([](int x) { return x % 3 != 0; })
+                  .to_actor(consumer, {.batch = 8, .window = 2}),
+                sys)));
   std::vector<int> want;
   for (int x = 0; x < 4000; ++x)
     if ((2 * x) % 3 != 0)

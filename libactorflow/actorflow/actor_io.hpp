@@ -71,7 +71,7 @@ struct actor_source_options {
   uint32_t credit = 64;
   /// Limit for one pull (none by default: a producer may take its time). An
   /// expired pull fails the pipeline.
-  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::chrono::milliseconds> timeout = std::nullopt;
 };
 
 /// Settings of `flow<T>::to_actor`.
@@ -83,9 +83,9 @@ struct actor_sink_options {
   uint32_t window = 2;
   /// Limit for one acknowledgement (none by default). An expired one fails
   /// the pipeline.
-  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::chrono::milliseconds> timeout = std::nullopt;
   /// The channel into the sink stage.
-  stage_options stage;
+  stage_options stage = {};
 };
 
 namespace detail {
