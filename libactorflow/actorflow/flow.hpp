@@ -392,6 +392,9 @@ private:
 };
 
 /// A runnable pipeline that produces an `R` (`caf::unit_t` for `for_each`).
+/// Nothing happens until `run` or `start`: a pipeline destroyed (or assigned
+/// over) without either prints a warning to stderr, since it would otherwise
+/// do nothing, silently.
 ///
 /// ~~~
 /// auto sum = actorflow::iota(0, 100).then([](int x) { return x + 1; })
