@@ -2,6 +2,7 @@
 
 #include "actorflow/flow.hpp"
 
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -77,6 +78,12 @@ bool after_failure(const error_policy& policy,
   if (info.returned)
     throw returned_error(msg);
   throw std::runtime_error(msg);
+}
+
+void report_unrun_pipeline() noexcept {
+  std::fputs("actorflow: warning: a pipeline was built but never run (call "
+             "run(sys) or start(sys) on it)\n",
+             stderr);
 }
 
 void run_state::worker_done(const caf::error& err) {

@@ -230,6 +230,96 @@ ACTORFLOW_EXPORT caf::error check_options(const char* op,
 template <class T>
 using build_fn = std::function<void(build_context&, sender<T>)>;
 
+/// The result of a run, computed once from the sink's state and then kept,
+/// so that `running::notify` and `running::wait` both see it.
+template <class R>
+class result_cell {
+public:
+  explicit result_cell(std::function<R()> get) : get_(std::move(get)) {
+    // nop
+  }
+
+  /// A copy of the result.
+  R get() {
+    std::lock_guard guard{mtx_};
+    fill();
+    return *value_;
+  }
+
+  /// Moves the result out if the caller holds the only reference to this
+  /// cell (nobody else can ask for it any more); copies it otherwise.
+  static R take(std::shared_ptr<result_cell>& self) {
+    std::lock_guard guard{self->mtx_};
+    self->fill();
+    if (self.use_count() == 1)
+      return std::move(*self->value_);
+    return *self->value_;
+  }
+
+private:
+  void fill() {
+    if (!value_) {
+      value_.emplace(get_());
+      get_ = nullptr;
+    }
+  }
+
+  std::mutex mtx_;
+  std::function<R()> get_;
+  std::optional<R> value_;
+};
+
+/// Tells on stderr that a pipeline was destroyed without being run.
+ACTORFLOW_EXPORT void report_unrun_pipeline() noexcept;
+
+/// Armed while a pipeline still has to be run: reports on destruction (or on
+/// being assigned over) if it was never run. Moving disarms the source.
+class run_guard {
+public:
+  run_guard() noexcept = default;
+
+  explicit run_guard(bool armed) noexcept : armed_(armed) {
+    // nop
+  }
+
+  run_guard(const run_guard&) noexcept = default;
+
+  run_guard(run_guard&& other) noexcept
+    : armed_(std::exchange(other.armed_, false)) {
+    // nop
+  }
+
+  run_guard& operator=(const run_guard& other) noexcept {
+    if (this != &other) {
+      if (armed_)
+        report_unrun_pipeline();
+      armed_ = other.armed_;
+    }
+    return *this;
+  }
+
+  run_guard& operator=(run_guard&& other) noexcept {
+    if (this != &other) {
+      if (armed_)
+        report_unrun_pipeline();
+      armed_ = std::exchange(other.armed_, false);
+    }
+    return *this;
+  }
+
+  ~run_guard() {
+    if (armed_)
+      report_unrun_pipeline();
+  }
+
+  void disarm() noexcept {
+    armed_ = false;
+  }
+
+private:
+  bool armed_ = false;
+};
+
 } // namespace detail
 
 template <class T>
@@ -237,6 +327,8 @@ class flow;
 
 template <class R>
 class pipeline;
+
+struct actor_sink_options;
 
 /// Sent to the actor given to `running::notify` when a pipeline ends: with
 /// the result, or with the error.
@@ -260,7 +352,7 @@ public:
   /// @private
   running(std::shared_ptr<detail::run_state> st, std::function<R()> result)
     : state_(std::move(st)),
-      result_(std::make_shared<std::function<R()>>(std::move(result))) {
+      result_(std::make_shared<detail::result_cell<R>>(std::move(result))) {
     // nop
   }
 
@@ -295,14 +387,26 @@ public:
   }
 
   /// Blocks until the pipeline ended; returns its result or first error.
-  /// Never call this inside a worker.
-  caf::expected<R> wait() {
+  /// Never call this inside a worker. Can be called again, also after
+  /// `notify` delivered the result (each call returns a copy).
+  caf::expected<R> wait() & {
     if (error_)
       return error_;
     state_->wait();
     if (state_->first)
       return state_->first;
-    return (*result_)();
+    return result_->get();
+  }
+
+  /// Like `wait() &`, but moves the result out when this is the last handle
+  /// to the run (as in `p.start(sys).wait()`).
+  caf::expected<R> wait() && {
+    if (error_)
+      return error_;
+    state_->wait();
+    if (state_->first)
+      return state_->first;
+    return detail::result_cell<R>::take(result_);
   }
 
   /// True once every stage ended.
@@ -339,7 +443,8 @@ public:
   }
 
   /// Sends `(done_atom, R)` or `(done_atom, caf::error)` to `whom` when the
-  /// pipeline ended (at once if it did already).
+  /// pipeline ended (at once if it did already). Every call adds one more
+  /// notification; `wait` still returns the result afterwards.
   void notify(caf::actor whom) {
     if (!state_) {
       caf::anon_send(whom, done_atom::value, error_);
@@ -349,12 +454,18 @@ public:
       if (st->first)
         caf::anon_send(whom, done_atom::value, st->first);
       else
-        caf::anon_send(whom, done_atom::value, (*res)());
+        caf::anon_send(whom, done_atom::value, res->get());
     };
     std::unique_lock guard{state_->mtx};
     if (state_->finished) {
       guard.unlock();
       deliver();
+    } else if (auto prev = std::move(state_->on_finished)) {
+      state_->on_finished = [prev = std::move(prev),
+                             deliver = std::move(deliver)] {
+        prev();
+        deliver();
+      };
     } else {
       state_->on_finished = std::move(deliver);
     }
@@ -363,10 +474,13 @@ public:
 private:
   caf::error error_;
   std::shared_ptr<detail::run_state> state_;
-  std::shared_ptr<std::function<R()>> result_;
+  std::shared_ptr<detail::result_cell<R>> result_;
 };
 
 /// A runnable pipeline that produces an `R` (`caf::unit_t` for `for_each`).
+/// Nothing happens until `run` or `start`: a pipeline destroyed (or assigned
+/// over) without either prints a warning to stderr, since it would otherwise
+/// do nothing, silently.
 ///
 /// ~~~
 /// auto sum = actorflow::iota(0, 100).then([](int x) { return x + 1; })
@@ -385,7 +499,7 @@ public:
 
   /// @private
   pipeline(start_fn start, caf::error err)
-    : start_(std::move(start)), err_(std::move(err)) {
+    : start_(std::move(start)), err_(std::move(err)), guard_(true) {
     // nop
   }
 
@@ -393,6 +507,7 @@ public:
   /// pipeline. Usable from inside an actor: `notify` delivers the outcome
   /// as a message, `cancel` stops it.
   running<R> start(caf::actor_system& sys, run_options opts = {}) && {
+    guard_.disarm();
     if (runner_) {
       // A pipeline derived from another one (e.g. reduce): run it on a
       // thread of its own so that start never blocks.
@@ -419,6 +534,7 @@ public:
   /// exception (naming the stage and the item's index), or a mistake in how
   /// the pipeline was built. Never call this inside a worker.
   caf::expected<R> run(caf::actor_system& sys, run_options opts = {}) && {
+    guard_.disarm();
     if (runner_)
       return std::exchange(runner_, nullptr)(sys, opts);
     return std::move(*this).start(sys, opts).wait();
@@ -429,7 +545,9 @@ public:
   template <class R2, class G>
   static pipeline map_from(pipeline<R2> inner, G g) {
     auto holder = std::make_shared<pipeline<R2>>(std::move(inner));
+    holder->guard_.disarm(); // the outer pipeline reports if never run
     pipeline result;
+    result.guard_ = detail::run_guard{true};
     result.runner_ = [holder, g](caf::actor_system& sys, run_options opts) {
       auto r = std::move(*holder).run(sys, opts);
       if (!r)
@@ -439,6 +557,24 @@ public:
     return result;
   }
 
+  /// @private Hands out what builds this pipeline (it is consumed), for
+  /// embedding it in another pipeline's build (`tee`).
+  std::pair<start_fn, caf::error> release() && {
+    guard_.disarm();
+    if (runner_)
+      return {nullptr,
+              make_error(error_code::invalid_argument,
+                         "a pipeline derived from another one (reduce) "
+                         "cannot be embedded in another pipeline")};
+    if (err_)
+      return {nullptr, err_};
+    if (!start_)
+      return {nullptr, make_error(error_code::invalid_argument,
+                                  "a pipeline was embedded after it was run "
+                                  "or moved from")};
+    return {std::exchange(start_, nullptr), caf::error{}};
+  }
+
 private:
   template <class>
   friend class pipeline;
@@ -446,6 +582,7 @@ private:
   start_fn start_;
   caf::error err_;
   std::function<caf::expected<R>(caf::actor_system&, run_options)> runner_;
+  detail::run_guard guard_;
 };
 
 /// A description of a stream of `T`: a source and the stages after it. Each
@@ -872,6 +1009,19 @@ public:
       });
   }
 
+  /// Sends the items in batches to an existing actor, with a bounded number
+  /// of batches unacknowledged (see actorflow/actor_io.hpp).
+  pipeline<caf::unit_t> to_actor(caf::actor consumer) &&;
+
+  /// Like `to_actor(consumer)`, with settings.
+  pipeline<caf::unit_t> to_actor(caf::actor consumer,
+                                 actor_sink_options opts) &&;
+
+  /// Every item also goes to a branch: `branch(flow<T>)` returns the branch's
+  /// pipeline (see actorflow/tee.hpp).
+  template <class F>
+  flow<T> tee(F branch) &&;
+
   /// @private Ends the flow in a sink actor running `body(acc, in)`.
   template <class Acc, class Body>
   pipeline<Acc> sink(const char* op, stage_options so, Acc init, Body body) && {
@@ -1091,4 +1241,6 @@ flow<T> from(receiver<T> rx) {
 
 } // namespace actorflow
 
+#include "actorflow/actor_io.hpp"
 #include "actorflow/scatter.hpp"
+#include "actorflow/tee.hpp"

@@ -50,6 +50,15 @@ host::host(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
     for (auto i = first; i != last; ++i)
       ready_.push_back(i->second);
     on_down_.erase(first, last);
+    auto [cfirst, clast] = down_callbacks_.equal_range(dm.source);
+    if (cfirst != clast) {
+      std::vector<std::function<void(const caf::error&)>> fs;
+      for (auto i = cfirst; i != clast; ++i)
+        fs.push_back(std::move(i->second));
+      down_callbacks_.erase(cfirst, clast);
+      for (auto& f : fs)
+        f(dm.reason);
+    }
     settle();
   });
 }
@@ -102,6 +111,12 @@ void host::resume_from_callback(std::coroutine_handle<> h) {
 void host::resume_on_down(const caf::actor_addr& whom,
                           std::coroutine_handle<> h) {
   on_down_.emplace(whom, h);
+  monitor(whom);
+}
+
+void host::when_down(const caf::actor_addr& whom,
+                     std::function<void(const caf::error&)> f) {
+  down_callbacks_.emplace(whom, std::move(f));
   monitor(whom);
 }
 

@@ -97,6 +97,13 @@ public:
   /// Resumes `h` when the actor `whom` is down.
   void resume_on_down(const caf::actor_addr& whom, std::coroutine_handle<> h);
 
+  /// Calls `f` with the exit reason when the actor `whom` is down (monitors
+  /// it). `f` runs inside this actor; the activation settles afterwards, so
+  /// `f` may call `make_ready`. For awaitables that wait on a peer actor as
+  /// well as on something else (e.g. a response that may never come).
+  void when_down(const caf::actor_addr& whom,
+                 std::function<void(const caf::error&)> f);
+
   caf::behavior make_behavior() override;
 
   const char* name() const override;
@@ -170,6 +177,9 @@ private:
   std::unordered_multimap<caf::actor_addr, std::coroutine_handle<>> on_down_;
   std::shared_ptr<stage_probe> probe_;
   stage_state wait_ = stage_state::waiting;
+  std::unordered_multimap<caf::actor_addr,
+                          std::function<void(const caf::error&)>>
+    down_callbacks_;
 };
 
 } // namespace actorflow::detail
