@@ -1290,7 +1290,9 @@ struct withholder_state {
 
 /// A CAF actor that holds back its replies (x * 3) until it holds `k`
 /// requests, then answers all of them, the newest first. A stage that never
-/// has `k` requests in flight makes it wait forever (the asks time out).
+/// has `k` requests in flight makes it wait forever: run_bounded reports the
+/// hang after 10 s (the asks' own timeout, 30 s, only keeps a loaded
+/// sanitizer run from failing spuriously).
 caf::behavior withholder_impl(caf::stateful_actor<withholder_state>* self,
                               size_t k) {
   return {
@@ -1334,7 +1336,7 @@ struct counting_ask {
     while (n > p && !peak->compare_exchange_weak(p, n)) {
       // retry
     }
-    auto r = co_await actorflow::ask<int>(whom, 5s, x);
+    auto r = co_await actorflow::ask<int>(whom, 30s, x);
     --*now;
     if (!r)
       throw std::runtime_error("ask failed: "
@@ -1454,7 +1456,7 @@ BOOST_FIXTURE_TEST_CASE(concurrent_failures_and_early_end, system_fixture,
                         *utf::label("concurrency") * utf::label("errors")) {
   auto tripler = sys.spawn(tripler_impl);
   auto f = [tripler](int x) -> task<int> {
-    auto r = co_await actorflow::ask<int>(tripler, 5s, x);
+    auto r = co_await actorflow::ask<int>(tripler, 30s, x);
     if (!r || x % 10 == 7)
       throw std::runtime_error("no " + std::to_string(x));
     co_return *r;
@@ -1475,7 +1477,7 @@ BOOST_FIXTURE_TEST_CASE(concurrent_failures_and_early_end, system_fixture,
     sys));
   BOOST_TEST(got == want);
   auto ask3 = [tripler](int x) -> task<int> {
-    auto r = co_await actorflow::ask<int>(tripler, 5s, x);
+    auto r = co_await actorflow::ask<int>(tripler, 30s, x);
     co_return r ? *r : -1;
   };
   for (int round = 0; round < 20; ++round) {
@@ -1536,7 +1538,7 @@ struct gate_state {
 /// Replies x to every request, but only once requests from `expect`
 /// different actors arrived (until then it holds them all back); counts the
 /// actors that ever asked. A stage with fewer than `expect` workers makes it
-/// wait forever (the asks time out).
+/// wait forever (run_bounded reports the hang).
 caf::behavior gate_impl(caf::stateful_actor<gate_state>* self, size_t expect) {
   return {
     [self, expect](int x) -> caf::result<int> {
@@ -1584,7 +1586,7 @@ BOOST_FIXTURE_TEST_CASE(worker_count_defaults_to_scheduler_threads,
   auto run_with = [&](size_t expect, auto make) {
     auto gate = sys.spawn(gate_impl, expect);
     auto f = [gate](int x) -> task<int> {
-      auto r = co_await actorflow::ask<int>(gate, 5s, x);
+      auto r = co_await actorflow::ask<int>(gate, 30s, x);
       if (!r)
         throw std::runtime_error("ask: " + actorflow::to_string_any(r.error()));
       co_return *r;

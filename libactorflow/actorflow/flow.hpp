@@ -679,8 +679,7 @@ public:
                                      sender<T> out) mutable -> task<> {
           size_t index = 0;
           while (auto x = co_await in.recv()) {
-            auto call = detail::apply_at(so, index++, pred, std::as_const(*x));
-            auto keep = co_await std::move(call);
+            auto keep = detail::apply_at(so, index++, pred, std::as_const(*x));
             if (keep && static_cast<bool>(*keep)
                 && !co_await out.send(std::move(*x)))
               co_return;
@@ -691,10 +690,15 @@ public:
   /// Calls `f` on every item and passes it on unchanged.
   template <class F>
   flow<T> inspect(F f, stage_options so = {}) && {
-    constexpr bool ok = std::is_invocable_v<F&, const T&>;
-    static_assert(ok, "inspect(f): f must be callable with const T&");
+    constexpr bool callable = std::is_invocable_v<F&, const T&>;
+    static_assert(callable, "inspect(f): f must be callable with const T&");
+    using raw = typename detail::body_result<callable, F, const T>::type;
+    constexpr bool ok = callable && !detail::is_task<raw>::value;
+    static_assert(!callable || ok,
+                  "inspect(f): f must be synchronous (a coroutine returning "
+                  "task<U> is for then, parallel_then and route_by_key)");
     if constexpr (!ok)
-      return flow<T>{}; // not reached: the static_assert failed
+      return flow<T>{}; // not reached: a static_assert above failed
     else
       return std::move(*this).template stage<T>(
         "inspect", so,
@@ -702,8 +706,7 @@ public:
                                sender<T> out) mutable -> task<> {
           size_t index = 0;
           while (auto x = co_await in.recv()) {
-            auto call = detail::apply_at(so, index++, f, std::as_const(*x));
-            auto seen = co_await std::move(call);
+            auto seen = detail::apply_at(so, index++, f, std::as_const(*x));
             if (seen && !co_await out.send(std::move(*x)))
               co_return;
           }
@@ -743,8 +746,7 @@ public:
                                      sender<T> out) mutable -> task<> {
           size_t index = 0;
           while (auto x = co_await in.recv()) {
-            auto call = detail::apply_at(so, index++, pred, std::as_const(*x));
-            auto keep = co_await std::move(call);
+            auto keep = detail::apply_at(so, index++, pred, std::as_const(*x));
             if (!keep)
               continue; // skipped
             if (!static_cast<bool>(*keep) || !co_await out.send(std::move(*x)))
@@ -773,13 +775,17 @@ public:
     static_assert(invocable,
                   "flat_map(f): f must be callable with the stream's item "
                   "type T and return a range");
-    using range = typename detail::stage_value<
-      typename detail::body_result<invocable, F, T>::type>::type;
+    using raw = typename detail::body_result<invocable, F, T>::type;
+    constexpr bool sync = !detail::is_task<raw>::value;
+    static_assert(!invocable || sync,
+                  "flat_map(f): f must be synchronous (a coroutine returning "
+                  "task<U> is for then, parallel_then and route_by_key)");
+    using range = typename detail::stage_value<raw>::type;
     constexpr bool is_range = detail::is_range<range>::value;
-    static_assert(!invocable || is_range,
+    static_assert(!invocable || !sync || is_range,
                   "flat_map(f): f must return a range (a container, or "
                   "anything std::begin and std::end accept)");
-    if constexpr (!invocable || !is_range) {
+    if constexpr (!invocable || !sync || !is_range) {
       return flow<T>{}; // not reached: a static_assert above failed
     } else {
       using U = std::decay_t<decltype(*std::begin(std::declval<range&>()))>;
@@ -789,8 +795,7 @@ public:
                                sender<U> out) mutable -> task<> {
           size_t index = 0;
           while (auto x = co_await in.recv()) {
-            auto call = detail::apply_at(so, index++, f, std::move(*x));
-            auto ys = co_await std::move(call);
+            auto ys = detail::apply_at(so, index++, f, std::move(*x));
             if (!ys)
               continue;
             for (auto& y : *ys)
@@ -925,8 +930,8 @@ public:
                                receiver<T> in) mutable -> task<> {
           size_t index = 0;
           while (auto x = co_await in.recv()) {
-            auto call = detail::apply_at(so, index++, f, *acc, std::move(*x));
-            if (auto next = co_await std::move(call))
+            if (auto next = detail::apply_at(so, index++, f, *acc,
+                                             std::move(*x)))
               *acc = std::move(*next);
           }
         });

@@ -190,12 +190,20 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
               }
             }
             while (auto j = co_await work.recv()) {
-              auto call = detail::apply_at(so, static_cast<size_t>(j->first), f,
-                                           std::move(j->second));
-              auto y = co_await std::move(call);
-              auto r = done{j->first, detail::maybe<U>{std::move(y)}};
-              if (!co_await results.send(std::move(r)))
-                co_return;
+              auto index = static_cast<size_t>(j->first);
+              if constexpr (detail::is_task<raw>::value) {
+                auto call = detail::apply_at(so, index, f,
+                                             std::move(j->second));
+                auto y = co_await std::move(call);
+                auto r = done{j->first, detail::maybe<U>{std::move(y)}};
+                if (!co_await results.send(std::move(r)))
+                  co_return;
+              } else {
+                auto y = detail::apply_at(so, index, f, std::move(j->second));
+                auto r = done{j->first, detail::maybe<U>{std::move(y)}};
+                if (!co_await results.send(std::move(r)))
+                  co_return;
+              }
             }
           },
           work->rx, results->tx);
@@ -313,8 +321,7 @@ auto flow<T>::route(std::optional<size_t> n, K key, F f, stage_options so) && {
                   std::vector<sender<T>> lanes) mutable -> task<> {
           size_t index = 0;
           while (auto x = co_await in.recv()) {
-            auto call = detail::apply_at(so, index++, key, std::as_const(*x));
-            auto k = co_await std::move(call);
+            auto k = detail::apply_at(so, index++, key, std::as_const(*x));
             if (!k)
               continue;
             auto lane = std::hash<key_t>{}(*k) % lanes.size();

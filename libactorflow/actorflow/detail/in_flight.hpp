@@ -215,10 +215,16 @@ task<> map_items(const Options& so, F& f, receiver<T>& in, sender<U>& out) {
   }
   size_t index = 0;
   while (auto x = co_await in.recv()) {
-    auto call = apply_at(so, index++, f, std::move(*x));
-    auto y = co_await std::move(call);
-    if (y && !co_await out.send(std::move(*y)))
-      co_return;
+    if constexpr (is_task<raw>::value) {
+      auto call = apply_at(so, index++, f, std::move(*x));
+      auto y = co_await std::move(call);
+      if (y && !co_await out.send(std::move(*y)))
+        co_return;
+    } else {
+      auto y = apply_at(so, index++, f, std::move(*x));
+      if (y && !co_await out.send(std::move(*y)))
+        co_return;
+    }
   }
 }
 
