@@ -12,4 +12,5 @@
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"
 #include "actorflow/task.hpp"
+#include "actorflow/wire.hpp"
 #include "actorflow/worker.hpp"
