@@ -10,6 +10,7 @@
 #include "actorflow/init.hpp"
 #include "actorflow/metrics.hpp"
 #include "actorflow/receiver.hpp"
+#include "actorflow/remote.hpp"
 #include "actorflow/sender.hpp"
 #include "actorflow/task.hpp"
 #include "actorflow/wire.hpp"

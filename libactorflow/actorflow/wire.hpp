@@ -23,9 +23,11 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/detail/type_traits.hpp>
 #include <caf/make_type_erased_value.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/send.hpp>
+#include <caf/serializer.hpp>
 #include <caf/type_nr.hpp>
 
 #include "actorflow/detail/atoms.hpp"
@@ -101,9 +103,27 @@ void add_caf_type(caf::actor_system_config& cfg, const std::string& name) {
 /// Registers the types of the channel protocol itself.
 ACTORFLOW_EXPORT void add_wire_types(caf::actor_system_config& cfg);
 
-/// The job and result types of a parallel stage on the wire.
+/// An item with its sequence number: the jobs and results of a distributed
+/// stage. An aggregate (unlike `std::pair`), so trivially copyable if `T` is
+/// and its batches travel as one block of bytes.
 template <class T>
-using job = std::pair<uint64_t, T>;
+struct job {
+  uint64_t first = 0;
+  T second{};
+};
+
+template <class Inspector, class T>
+typename Inspector::result_type inspect(Inspector& f, job<T>& x) {
+  return f(caf::meta::type_name("actorflow::job"), x.first, x.second);
+}
+
+/// True if CAF can serialize a `T` on its own: a builtin type, or a type
+/// with an `inspect` overload.
+template <class T>
+constexpr bool is_serializable
+  = caf::type_nr<T>::value != 0
+    || std::is_arithmetic_v<
+      T> || caf::detail::is_inspectable<caf::serializer, T>::value;
 
 } // namespace detail
 
@@ -113,7 +133,8 @@ using job = std::pair<uint64_t, T>;
 /// batches, and the protocol's own types. Call it before constructing the
 /// actor system, in every process, with the same name everywhere. `T` needs
 /// an `inspect` overload (see CAF's manual) unless it is trivially copyable
-/// and only ever crosses the wire inside batches.
+/// (then it crosses the wire inside batches only, not as a message element
+/// of its own).
 ///
 /// Batches of a trivially copyable `T` travel as one block of bytes (the
 /// processes must agree on its layout and byte order, which is checked).
@@ -130,16 +151,21 @@ void add_item_type(caf::actor_system_config& cfg, const std::string& name) {
     std::is_default_constructible_v<T> && std::is_copy_constructible_v<T>,
     "add_item_type<T>: T must be default and copy constructible "
     "(CAF 0.17 creates values from their type name)");
+  static_assert(detail::is_serializable<T> || detail::is_blob_item<T>,
+                "add_item_type<T>: T needs an inspect overload (see CAF's "
+                "manual) unless it is trivially copyable");
   detail::add_wire_types(cfg);
   detail::remember_item_type(typeid(T), {name, detail::layout_of<T>()});
-  detail::add_caf_type<T>(cfg, name);
   using detail::concat;
-  detail::add_caf_type<std::vector<T>>(cfg,
-                                       concat({"std::vector<", name, ">"}));
+  auto job = concat({"actorflow::job<", name, ">"});
+  if constexpr (detail::is_serializable<T>) {
+    detail::add_caf_type<T>(cfg, name);
+    detail::add_caf_type<std::vector<T>>(cfg,
+                                         concat({"std::vector<", name, ">"}));
+    detail::add_caf_type<detail::job<T>>(cfg, job);
+  }
   detail::add_caf_type<detail::batch<T>>(
     cfg, concat({"actorflow::batch<", name, ">"}));
-  auto job = concat({"actorflow::job<", name, ">"});
-  detail::add_caf_type<detail::job<T>>(cfg, job);
   detail::add_caf_type<detail::batch<detail::job<T>>>(
     cfg, concat({"actorflow::batch<", job, ">"}));
 }

@@ -58,6 +58,12 @@ caf::error failure(const std::string& worker, std::exception_ptr ep) {
   std::string what;
   try {
     std::rethrow_exception(ep);
+  } catch (const error_exception& ex) {
+    auto& err = ex.error();
+    if (err.category() == error_category)
+      return make_error(static_cast<error_code>(err.code()),
+                        "worker '" + worker + "': " + actorflow::what(err));
+    return err;
   } catch (const std::exception& ex) {
     what = ex.what();
   } catch (...) {

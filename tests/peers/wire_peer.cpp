@@ -12,6 +12,9 @@
 #include <cstdint>
 #include <cstdio>
 
+#include <csignal>
+
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -101,6 +104,7 @@ caf::behavior peer(caf::event_based_actor* self) {
 
 int main(int argc, char** argv) {
   // Never outlive a test that crashed before killing us.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   ::alarm(120);
   caf::actor_system_config cfg;
   actorflow::init(cfg);

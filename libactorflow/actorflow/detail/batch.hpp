@@ -82,6 +82,10 @@ typename Inspector::result_type inspect(Inspector& f, batch<T>& x) {
     if (n == 0)
       return caf::error{};
     return f.apply_raw(static_cast<size_t>(n * sizeof(T)), x.data());
+  } else if constexpr (is_blob_item<T> && !Inspector::writes_state) {
+    // Rendering (to_string): a blob item may have no inspect overload.
+    uint64_t n = x.size();
+    return f(caf::meta::type_name("actorflow::batch"), n);
   } else {
     return f(caf::meta::type_name("actorflow::batch"),
              static_cast<std::vector<T>&>(x));
