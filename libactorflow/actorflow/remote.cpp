@@ -235,12 +235,14 @@ void connect_awaiter::await_suspend(std::coroutine_handle<> h) {
           result.emplace(make_error(error_code::timeout,
                                     "connecting to the node at " + where
                                       + " took longer than " + ms(timeout)));
-        else if (err == caf::sec::connection_timeout)
+        else if (err == caf::sec::connection_timeout) {
+          retry = true;
           result.emplace(make_error(error_code::timeout,
                                     "the node at " + where
-                                      + " accepted the connection but never "
-                                        "completed CAF's handshake"));
-        else
+                                      + " accepted the connection but did "
+                                        "not complete CAF's handshake within "
+                                      + ms(timeout)));
+        } else
           result.emplace(make_error(error_code::connect_failed,
                                     "cannot connect to the node at " + where
                                       + ": " + self->system().render(err)));
@@ -297,8 +299,24 @@ task<> supervise(std::string where, uint16_t port, std::string host,
                  remote_options opts) {
   // Named awaiters: g++ 12 miscompiles a braced temporary holding a
   // std::string as the operand of co_await.
-  connect_awaiter connecting{host, port, opts.connect_timeout, {}};
-  auto node = co_await connecting;
+  auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
+  caf::expected<caf::actor> node{caf::actor{}};
+  for (;;) {
+    auto left = std::chrono::duration_cast<caf::timespan>(
+      deadline - std::chrono::steady_clock::now());
+    connect_awaiter connecting{
+      host, port, std::max(left, caf::timespan{1}), {}};
+    node = co_await connecting;
+    if (node || !connecting.retry)
+      break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      node = make_error(error_code::timeout,
+                        "the node at " + where
+                          + " did not complete CAF's handshake within "
+                          + ms(opts.connect_timeout));
+      break;
+    }
+  }
   if (!node) {
     abandon(work);
     abandon(results);
@@ -323,6 +341,8 @@ task<> supervise(std::string where, uint16_t port, std::string host,
   // would keep the channels open; the scatter sends its items again.
   abandon(work);
   abandon(results);
+  if (opts.on_worker_lost)
+    opts.on_worker_lost(where, reason);
   (void)co_await acks.send(lost_marker);
 }
 

@@ -217,6 +217,10 @@ struct remote_options {
   /// How long connecting to a node, and spawning a worker there, may take.
   caf::timespan connect_timeout = std::chrono::seconds{5};
   caf::timespan spawn_timeout = std::chrono::seconds{5};
+  /// Called when a remote worker is lost (with its node's address and the
+  /// reason), before its items are sent to the other workers. Runs in the
+  /// driver's actor that watched the worker: keep it short.
+  std::function<void(const std::string&, const caf::error&)> on_worker_lost;
 };
 
 namespace detail {
@@ -244,6 +248,10 @@ struct ACTORFLOW_EXPORT connect_awaiter {
   uint16_t port;
   caf::timespan timeout;
   std::optional<caf::expected<caf::actor>> result;
+  /// Set if CAF gave up on the handshake early (CAF 0.17 with heartbeats
+  /// may close a connection whose handshake is still running at its next
+  /// heartbeat check): worth another try within the timeout.
+  bool retry = false;
 
   bool await_ready() const noexcept {
     return false;
