@@ -10,6 +10,7 @@
 #include <caf/sec.hpp>
 
 #include "actorflow/error.hpp"
+#include "actorflow/worker.hpp"
 
 using actorflow::error_code;
 
@@ -44,6 +45,36 @@ BOOST_AUTO_TEST_CASE(to_string_names_every_code) {
   BOOST_TEST(actorflow::to_string(error_code::receivers_gone)
              == "receivers_gone");
   BOOST_TEST(actorflow::to_string(error_code::peer_lost) == "peer_lost");
+  BOOST_TEST(actorflow::to_string(error_code::cancelled) == "cancelled");
+  BOOST_TEST(actorflow::to_string(error_code::unknown_stage)
+             == "unknown_stage");
+  BOOST_TEST(actorflow::to_string(error_code::type_mismatch)
+             == "type_mismatch");
+  BOOST_TEST(actorflow::to_string(error_code::connect_failed)
+             == "connect_failed");
+  BOOST_TEST(actorflow::to_string(error_code::timeout) == "timeout");
+  BOOST_TEST(actorflow::to_string(error_code::workers_lost) == "workers_lost");
+}
+
+BOOST_AUTO_TEST_CASE(error_exception_carries_its_error) {
+  auto err = actorflow::make_error(error_code::timeout, "no answer");
+  actorflow::error_exception ex{err};
+  BOOST_TEST((ex.error() == err));
+  BOOST_TEST(std::string{ex.what()}.find("no answer") != std::string::npos);
+  // A worker that throws it ends with that code, its name added.
+  caf::actor_system_config cfg;
+  actorflow::init(cfg);
+  caf::actor_system sys{cfg};
+  actorflow::worker_options wo;
+  wo.name = "thrower";
+  auto w = actorflow::spawn_worker(sys, wo, [err]() -> actorflow::task<> {
+    throw actorflow::error_exception{err};
+    co_return;
+  });
+  auto result = w.join();
+  BOOST_TEST(result.code() == static_cast<uint8_t>(error_code::timeout));
+  BOOST_TEST(actorflow::what(result).find("thrower") != std::string::npos);
+  BOOST_TEST(actorflow::what(result).find("no answer") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(to_string_any_handles_other_errors) {

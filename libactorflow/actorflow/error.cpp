@@ -27,6 +27,16 @@ std::string to_string(error_code x) {
       return "peer_lost";
     case error_code::cancelled:
       return "cancelled";
+    case error_code::unknown_stage:
+      return "unknown_stage";
+    case error_code::type_mismatch:
+      return "type_mismatch";
+    case error_code::connect_failed:
+      return "connect_failed";
+    case error_code::timeout:
+      return "timeout";
+    case error_code::workers_lost:
+      return "workers_lost";
   }
   return "unknown_actorflow_error";
 }
@@ -38,6 +48,11 @@ caf::error make_error(error_code x, std::string what) {
 
 caf::error make_error(error_code x) {
   return caf::error{static_cast<uint8_t>(x), error_category};
+}
+
+error_exception::error_exception(caf::error err)
+  : std::runtime_error(to_string_any(err)), err_(std::move(err)) {
+  // nop
 }
 
 std::string what(const caf::error& x) {

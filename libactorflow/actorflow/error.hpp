@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 #include <caf/atom.hpp>
@@ -39,6 +40,16 @@ enum class error_code : uint8_t {
   peer_lost,
   /// A pipeline was cancelled.
   cancelled,
+  /// A node does not host a stage of the requested name.
+  unknown_stage,
+  /// Driver and node disagree on a stage's item types (names or layout).
+  type_mismatch,
+  /// A node could not be reached (refused, unknown host, bad address).
+  connect_failed,
+  /// A node did not answer in time (connect or spawn).
+  timeout,
+  /// Every worker of a distributed stage was lost (nodes died or hung).
+  workers_lost,
 };
 
 /// The CAF error category of actorflow's errors.
@@ -59,6 +70,26 @@ ACTORFLOW_EXPORT std::string to_string_any(const caf::error& x);
 
 /// Returns the context string of an actorflow error, or an empty string.
 ACTORFLOW_EXPORT std::string what(const caf::error& x);
+
+/// An exception that carries a `caf::error`: a worker body that throws it
+/// ends with that error (the worker's name added to an actorflow error's
+/// context) rather than with `error_code::worker_failed`.
+///
+/// ~~~
+/// throw actorflow::error_exception{
+///   actorflow::make_error(actorflow::error_code::timeout, "no answer")};
+/// ~~~
+class ACTORFLOW_EXPORT error_exception : public std::runtime_error {
+public:
+  explicit error_exception(caf::error err);
+
+  const caf::error& error() const noexcept {
+    return err_;
+  }
+
+private:
+  caf::error err_;
+};
 
 namespace detail {
 

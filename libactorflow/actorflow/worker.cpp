@@ -67,6 +67,12 @@ caf::error failure(const std::string& worker, std::exception_ptr ep) {
   } catch (const returned_error& ex) {
     return make_error(error_code::worker_failed,
                       "worker '" + worker + "' failed: " + ex.what());
+  } catch (const error_exception& ex) {
+    auto& err = ex.error();
+    if (err.category() == error_category)
+      return make_error(static_cast<error_code>(err.code()),
+                        "worker '" + worker + "': " + actorflow::what(err));
+    return err;
   } catch (const std::exception& ex) {
     what = ex.what();
   } catch (...) {

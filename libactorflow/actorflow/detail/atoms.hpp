@@ -14,6 +14,11 @@
 ///   (pull, id, u32 consumed, u32 demand)
 ///   (close_tx, id, vector<T> items, u32 give_back)
 ///   (close_rx, id, vector<T> unconsumed, u32 consumed)
+///   (abandon, id): an end opened for another process that never bound (its
+///                  process died first); bound ends are dropped on down_msg
+///
+/// `id` is an `endpoint_id` (unique across processes); item vectors travel
+/// as `batch<T>` (see batch.hpp for the wire format).
 /// To a host actor:
 ///   (credit, id, u32 n), (items, id, vector<T>), (eos, id),
 ///   (rx_gone, id, vector<T> returned, u64 seen), (ring, id), (close_ack, id),
@@ -42,5 +47,6 @@ using stats_atom = caf::atom_constant<caf::atom("af_stats")>;
 using join_atom = caf::atom_constant<caf::atom("af_join")>;
 using close_ack_atom = caf::atom_constant<caf::atom("af_cack")>;
 using recall_atom = caf::atom_constant<caf::atom("af_recall")>;
+using abandon_atom = caf::atom_constant<caf::atom("af_abandon")>;
 
 } // namespace actorflow::detail

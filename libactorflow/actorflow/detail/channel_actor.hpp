@@ -36,8 +36,9 @@ namespace actorflow::detail {
 template <class T>
 class channel_actor : public caf::event_based_actor {
 public:
-  channel_actor(caf::actor_config& cfg, channel_params params, uint64_t tx_id,
-                uint64_t rx_id, std::shared_ptr<channel_stats> stats)
+  channel_actor(caf::actor_config& cfg, channel_params params,
+                endpoint_id tx_id, endpoint_id rx_id,
+                std::shared_ptr<channel_stats> stats)
     : caf::event_based_actor(cfg), params_(params), stats_(std::move(stats)) {
     txs_.emplace(tx_id, tx_info{});
     rxs_.emplace(rx_id, rx_info{});
@@ -50,14 +51,14 @@ public:
   caf::behavior make_behavior() override {
     set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
     return {
-      [this](push_atom, uint64_t id, std::vector<T>& xs, uint32_t target,
+      [this](push_atom, endpoint_id id, batch<T>& xs, uint32_t target,
              uint32_t give_back) {
         on_push(id, xs, give_back);
         if (auto i = txs_.find(id); i != txs_.end())
           set_target(id, i->second, target);
         settle();
       },
-      [this](pull_atom, uint64_t id, uint32_t consumed, uint32_t demand) {
+      [this](pull_atom, endpoint_id id, uint32_t consumed, uint32_t demand) {
         auto i = rxs_.find(id);
         if (i == rxs_.end())
           return;
@@ -69,25 +70,25 @@ public:
         }
         settle(id);
       },
-      [this](open_tx_atom, uint64_t id) {
+      [this](open_tx_atom, endpoint_id id) {
         if (!tx_closed_)
           txs_.emplace(id, tx_info{});
       },
-      [this](open_rx_atom, uint64_t id) {
+      [this](open_rx_atom, endpoint_id id) {
         if (!rx_closed_ && rxs_.emplace(id, rx_info{}).second)
           ++eos_unsent_;
       },
-      [this](bind_tx_atom, uint64_t id, caf::actor& hdl) {
+      [this](bind_tx_atom, endpoint_id id, caf::actor& hdl) {
         auto i = txs_.find(id);
         if (i == txs_.end())
           return;
         watch(hdl).txs.push_back(id);
         i->second.host = std::move(hdl);
         if (rx_gone_sent_)
-          send(i->second.host, rx_gone_atom::value, id, std::vector<T>{},
+          send(i->second.host, rx_gone_atom::value, id, batch<T>{},
                i->second.seen);
       },
-      [this](bind_rx_atom, uint64_t id, caf::actor& hdl) {
+      [this](bind_rx_atom, endpoint_id id, caf::actor& hdl) {
         auto i = rxs_.find(id);
         if (i == rxs_.end())
           return;
@@ -95,16 +96,14 @@ public:
         i->second.host = std::move(hdl);
         settle(id);
       },
-      [this](close_tx_atom, uint64_t id, std::vector<T>& xs,
-             uint32_t give_back) {
+      [this](close_tx_atom, endpoint_id id, batch<T>& xs, uint32_t give_back) {
         on_push(id, xs, give_back);
         if (auto i = txs_.find(id); i != txs_.end() && i->second.host)
           send(i->second.host, close_ack_atom::value, id);
         drop_tx(id);
         settle();
       },
-      [this](close_rx_atom, uint64_t id, std::vector<T>& rest,
-             uint32_t consumed) {
+      [this](close_rx_atom, endpoint_id id, batch<T>& rest, uint32_t consumed) {
         auto i = rxs_.find(id);
         if (i == rxs_.end())
           return;
@@ -131,7 +130,7 @@ public:
         drop_rx(i);
         settle();
       },
-      [this](items_atom, uint64_t id, std::vector<T>& xs) {
+      [this](items_atom, endpoint_id id, batch<T>& xs) {
         // Bounced: the receiver `id` closed while these were on their way.
         auto i = bouncing_rxs_.find(id);
         if (i == bouncing_rxs_.end()) {
@@ -150,7 +149,14 @@ public:
         }
         settle();
       },
-      [this](rx_gone_atom, uint64_t, std::vector<T>& xs, uint64_t) {
+      [this](abandon_atom, endpoint_id id) {
+        if (auto i = txs_.find(id); i != txs_.end() && !i->second.host)
+          drop_tx(id);
+        if (auto i = rxs_.find(id); i != rxs_.end() && !i->second.host)
+          drop_rx(i);
+        settle();
+      },
+      [this](rx_gone_atom, endpoint_id, batch<T>& xs, uint64_t) {
         // Bounced: the sender closed before its returned items reached it.
         stats_->lost.fetch_add(xs.size(), std::memory_order_relaxed);
       },
@@ -159,7 +165,7 @@ public:
 
 private:
   struct segment {
-    uint64_t from;
+    endpoint_id from;
     uint32_t count;
   };
 
@@ -189,8 +195,8 @@ private:
     uint32_t pending;
   };
 
-  struct batch {
-    uint64_t from;
+  struct chunk {
+    endpoint_id from;
     std::vector<T> items;
     size_t pos;
 
@@ -202,8 +208,8 @@ private:
   struct host_info {
     size_t refs = 0;
     /// Endpoints bound to this host (some may be gone meanwhile).
-    std::vector<uint64_t> txs;
-    std::vector<uint64_t> rxs;
+    std::vector<endpoint_id> txs;
+    std::vector<endpoint_id> rxs;
   };
 
   // -- accounting ------------------------------------------------------------
@@ -223,7 +229,7 @@ private:
       stats_->max_in_flight.store(now, std::memory_order_relaxed);
   }
 
-  void on_push(uint64_t id, std::vector<T>& xs, uint32_t give_back) {
+  void on_push(endpoint_id id, std::vector<T>& xs, uint32_t give_back) {
     stats_->messages_in.fetch_add(1, std::memory_order_relaxed);
     auto n = static_cast<uint32_t>(xs.size());
     auto i = txs_.find(id);
@@ -244,7 +250,7 @@ private:
       return;
     }
     buffered_ += n;
-    buffer_.push_back(batch{id, std::move(xs), 0});
+    buffer_.push_back(chunk{id, std::move(xs), 0});
     record_in_flight();
   }
 
@@ -257,7 +263,7 @@ private:
 
   /// The sender wants to hold `target` credits (including credit on its way
   /// to it); the channel tops it up as capacity frees.
-  void set_target(uint64_t id, tx_info& tx, uint32_t target) {
+  void set_target(endpoint_id id, tx_info& tx, uint32_t target) {
     auto want = target > tx.granted ? target - tx.granted : 0;
     if (want > 0 && tx.want == 0)
       waiting_.push_back(id);
@@ -285,7 +291,7 @@ private:
   void requeue(const ledger& origins, std::vector<T>& xs) {
     if (xs.empty())
       return;
-    std::vector<batch> parts;
+    std::vector<chunk> parts;
     size_t pos = 0;
     for (auto& seg : origins) {
       auto k = std::min<size_t>(seg.count, xs.size() - pos);
@@ -293,12 +299,12 @@ private:
         break;
       std::vector<T> part(std::make_move_iterator(xs.begin() + pos),
                           std::make_move_iterator(xs.begin() + pos + k));
-      parts.push_back(batch{seg.from, std::move(part), 0});
+      parts.push_back(chunk{seg.from, std::move(part), 0});
       pos += k;
     }
     if (pos < xs.size()) // no origin known (cannot happen in practice)
       parts.push_back(
-        batch{0,
+        chunk{endpoint_id{},
               std::vector<T>(std::make_move_iterator(xs.begin() + pos),
                              std::make_move_iterator(xs.end())),
               0});
@@ -331,7 +337,7 @@ private:
     }
   }
 
-  void drop_tx(uint64_t id) {
+  void drop_tx(endpoint_id id) {
     auto i = txs_.find(id);
     if (i == txs_.end())
       return;
@@ -362,13 +368,13 @@ private:
   }
 
   /// Sends items back to the sender they came from, or counts them lost.
-  void go_home(uint64_t from, std::vector<T> xs) {
+  void go_home(endpoint_id from, std::vector<T> xs) {
     if (xs.empty())
       return;
     auto n = xs.size();
     if (auto i = txs_.find(from); i != txs_.end() && i->second.host) {
       stats_->returned.fetch_add(n, std::memory_order_relaxed);
-      send(i->second.host, rx_gone_atom::value, from, std::move(xs),
+      send(i->second.host, rx_gone_atom::value, from, batch<T>{std::move(xs)},
            i->second.seen);
     } else {
       // The sender is gone as well: nobody is left to take the items.
@@ -382,7 +388,7 @@ private:
   /// its `send` fails only once all its items are accounted for.
   void send_rx_gone() {
     rx_gone_sent_ = true;
-    std::unordered_map<uint64_t, std::vector<T>> home;
+    std::unordered_map<endpoint_id, std::vector<T>> home;
     for (auto& b : buffer_) {
       auto& out = home[b.from];
       out.insert(out.end(), std::make_move_iterator(b.items.begin() + b.pos),
@@ -402,7 +408,8 @@ private:
       }
       if (tx.host) {
         stats_->returned.fetch_add(xs.size(), std::memory_order_relaxed);
-        send(tx.host, rx_gone_atom::value, id, std::move(xs), tx.seen);
+        send(tx.host, rx_gone_atom::value, id, batch<T>{std::move(xs)},
+             tx.seen);
       } else {
         stats_->lost.fetch_add(xs.size(), std::memory_order_relaxed);
       }
@@ -452,7 +459,7 @@ private:
   /// Moves items to hungry receivers, grants credit, signals end-of-stream
   /// and quits once no handle is left. `hint` is the receiver that just
   /// reported, if any.
-  void settle(uint64_t hint = 0) {
+  void settle(endpoint_id hint = {}) {
     if (rx_closed_) {
       if (!rx_gone_sent_ && bouncing_ == 0)
         send_rx_gone();
@@ -503,13 +510,13 @@ private:
       rx.delivered += k;
       delivered_ += k;
       stats_->delivered.fetch_add(k, std::memory_order_relaxed);
-      send(rx.host, items_atom::value, id, std::move(out));
+      send(rx.host, items_atom::value, id, batch<T>{std::move(out)});
       if (rx.demand > 0)
         hungry_.push_back(id);
     }
   }
 
-  static void add_origin(ledger& xs, uint64_t from, size_t n) {
+  static void add_origin(ledger& xs, endpoint_id from, size_t n) {
     if (!xs.empty() && xs.back().from == from)
       xs.back().count += static_cast<uint32_t>(n);
     else
@@ -557,8 +564,8 @@ private:
   /// End-of-stream goes out once no other receiver holds unconsumed items: a
   /// receiver that closes hands them back, and someone must still be there
   /// to take them.
-  void send_eos(uint64_t hint) {
-    auto emit = [this](uint64_t id, rx_info& rx) {
+  void send_eos(endpoint_id hint) {
+    auto emit = [this](endpoint_id id, rx_info& rx) {
       if (!rx.eos_sent && rx.host) {
         rx.eos_sent = true;
         --eos_unsent_;
@@ -577,13 +584,13 @@ private:
 
   channel_params params_;
   std::shared_ptr<channel_stats> stats_;
-  std::unordered_map<uint64_t, tx_info> txs_;
-  std::unordered_map<uint64_t, rx_info> rxs_;
-  std::unordered_map<uint64_t, bounce_info> bouncing_rxs_;
+  std::unordered_map<endpoint_id, tx_info> txs_;
+  std::unordered_map<endpoint_id, rx_info> rxs_;
+  std::unordered_map<endpoint_id, bounce_info> bouncing_rxs_;
   std::unordered_map<caf::actor_addr, host_info> hosts_;
-  std::deque<batch> buffer_;
-  std::deque<uint64_t> hungry_;
-  std::deque<uint64_t> waiting_;
+  std::deque<chunk> buffer_;
+  std::deque<endpoint_id> hungry_;
+  std::deque<endpoint_id> waiting_;
   size_t buffered_ = 0;
   size_t requeued_ = 0;
   size_t granted_ = 0;

@@ -87,6 +87,11 @@ public:
     return stats_;
   }
 
+  /// @private The endpoint (for `export_handle` and `select`).
+  const std::shared_ptr<Endpoint>& native_endpoint() const noexcept {
+    return ep_;
+  }
+
 protected:
   std::shared_ptr<Endpoint> ep_;
   std::shared_ptr<channel_stats> stats_;

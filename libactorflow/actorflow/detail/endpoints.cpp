@@ -47,7 +47,7 @@ void port::on_exit() {
 // -- endpoint_core ----------------------------------------------------------
 
 endpoint_core::endpoint_core(caf::actor channel, channel_params params,
-                             uint64_t id)
+                             endpoint_id id)
   : endpoint(id), channel_(std::move(channel)), params_(params) {
   // nop
 }

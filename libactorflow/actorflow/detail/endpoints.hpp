@@ -20,6 +20,7 @@
 #include <caf/type_erased_tuple.hpp>
 
 #include "actorflow/detail/atoms.hpp"
+#include "actorflow/detail/batch.hpp"
 #include "actorflow/detail/host.hpp"
 
 namespace actorflow::detail {
@@ -86,7 +87,7 @@ public:
   enum class mode : uint8_t { unbound, hosted, blocking, closed };
 
   endpoint_core(caf::actor channel, channel_params params,
-                uint64_t id = next_endpoint_id());
+                endpoint_id id = next_endpoint_id());
 
   ~endpoint_core() override;
 
@@ -273,7 +274,7 @@ public:
       return;
     if (probe_port_ != nullptr)
       bump(probe_port_->items, out_.size());
-    to_channel(close_tx_atom::value, id(), take_out(),
+    to_channel(close_tx_atom::value, id(), batch<T>{take_out()},
                std::exchange(credit_, 0));
     finish_close();
   }
@@ -302,13 +303,13 @@ public:
     if (msg.match_element<credit_atom>(0) && msg.match_element<uint32_t>(2)) {
       credit_ += msg.get_as<uint32_t>(2);
     } else if (msg.match_element<rx_gone_atom>(0)
-               && msg.match_element<std::vector<T>>(2)
+               && msg.match_element<batch<T>>(2)
                && msg.match_element<uint64_t>(3)) {
       // Every receiver is gone. The channel hands back what it held of ours
       // and says how many of our items it has seen; `send` fails once every
       // item we pushed is accounted for, so that `take_returned` is complete
       // by then.
-      auto& xs = msg.get_mutable_as<std::vector<T>>(2);
+      auto& xs = msg.get_mutable_as<batch<T>>(2);
       returned_.insert(returned_.end(), std::make_move_iterator(xs.begin()),
                        std::make_move_iterator(xs.end()));
       seen_ = std::max(seen_, msg.get_as<uint64_t>(3));
@@ -374,7 +375,7 @@ private:
     pushed_ += out_.size();
     if (probe_port_ != nullptr)
       bump(probe_port_->items, out_.size());
-    to_channel(push_atom::value, id(), take_out(), target, give_back);
+    to_channel(push_atom::value, id(), batch<T>{take_out()}, target, give_back);
   }
 
   std::vector<T> out_;
@@ -419,6 +420,12 @@ public:
   void interrupt() {
     if (waiter_)
       host_->make_ready(std::exchange(waiter_, nullptr));
+  }
+
+  /// Forgets a suspended coroutine (a select resumed it through another
+  /// endpoint).
+  void cancel_suspend() noexcept {
+    waiter_ = nullptr;
   }
 
   [[gnu::always_inline]] std::optional<T> take() {
@@ -488,7 +495,7 @@ public:
     pos_ = 0;
     if (probe_port_ != nullptr)
       bump(probe_port_->items, consumed_);
-    to_channel(close_rx_atom::value, id(), std::move(rest),
+    to_channel(close_rx_atom::value, id(), batch<T>{std::move(rest)},
                std::exchange(consumed_, 0));
     finish_close();
   }
@@ -499,9 +506,8 @@ public:
     std::unique_lock guard{mtx_, std::defer_lock};
     if (mode_ == mode::blocking)
       guard.lock();
-    if (msg.match_element<items_atom>(0)
-        && msg.match_element<std::vector<T>>(2)) {
-      auto& xs = msg.get_mutable_as<std::vector<T>>(2);
+    if (msg.match_element<items_atom>(0) && msg.match_element<batch<T>>(2)) {
+      auto& xs = msg.get_mutable_as<batch<T>>(2);
       outstanding_ -= std::min(outstanding_, static_cast<uint32_t>(xs.size()));
       if (pos_ == in_.size()) {
         in_.swap(xs);

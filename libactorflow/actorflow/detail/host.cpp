@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <random>
+
+#include <pthread.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 
@@ -18,10 +22,51 @@ thread_local host* current_host = nullptr;
 
 std::atomic<uint64_t> endpoint_ids{0};
 
+uint64_t draw_tag() noexcept {
+  uint64_t x = 0;
+  try {
+    std::random_device rd;
+    x = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  } catch (...) {
+    // no entropy source: pid and clock below still separate processes
+  }
+  x ^= static_cast<uint64_t>(::getpid()) * 0x9E3779B97F4A7C15ull;
+  x ^= static_cast<uint64_t>(
+    std::chrono::steady_clock::now().time_since_epoch().count());
+  x ^= static_cast<uint64_t>(
+         std::chrono::system_clock::now().time_since_epoch().count())
+       << 17;
+  return x != 0 ? x : 1;
+}
+
+std::atomic<uint64_t> tag{0};
+
+void redraw_tag_in_child() {
+  // A forked child would otherwise reuse its parent's ids.
+  tag.store(draw_tag(), std::memory_order_relaxed);
+  endpoint_ids.store(0, std::memory_order_relaxed);
+}
+
+uint64_t init_tag() noexcept {
+  static const bool registered = [] {
+    tag.store(draw_tag(), std::memory_order_relaxed);
+    ::pthread_atfork(nullptr, nullptr, redraw_tag_in_child);
+    return true;
+  }();
+  static_cast<void>(registered);
+  return tag.load(std::memory_order_relaxed);
+}
+
 } // namespace
 
-uint64_t next_endpoint_id() noexcept {
-  return endpoint_ids.fetch_add(1, std::memory_order_relaxed) + 1;
+uint64_t process_tag() noexcept {
+  return init_tag();
+}
+
+endpoint_id next_endpoint_id() noexcept {
+  auto t = init_tag();
+  return endpoint_id{t,
+                     endpoint_ids.fetch_add(1, std::memory_order_relaxed) + 1};
 }
 
 endpoint::~endpoint() {
@@ -34,8 +79,8 @@ host::host(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
            caf::message_view& view) -> caf::result<caf::message> {
       activation guard{this};
       auto& xs = view.content();
-      if (xs.size() >= 2 && xs.match_element<uint64_t>(1)) {
-        auto i = endpoints_.find(xs.get_as<uint64_t>(1));
+      if (xs.size() >= 2 && xs.match_element<endpoint_id>(1)) {
+        auto i = endpoints_.find(xs.get_as<endpoint_id>(1));
         if (i != endpoints_.end())
           i->second->handle(xs);
         else
@@ -47,8 +92,11 @@ host::host(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
   set_down_handler([this](caf::scheduled_actor*, caf::down_msg& dm) {
     activation guard{this};
     auto [first, last] = on_down_.equal_range(dm.source);
-    for (auto i = first; i != last; ++i)
-      ready_.push_back(i->second);
+    for (auto i = first; i != last; ++i) {
+      if (i->second.reason != nullptr)
+        *i->second.reason = dm.reason;
+      ready_.push_back(i->second.h);
+    }
     on_down_.erase(first, last);
     auto [cfirst, clast] = down_callbacks_.equal_range(dm.source);
     if (cfirst != clast) {
@@ -109,8 +157,8 @@ void host::resume_from_callback(std::coroutine_handle<> h) {
 }
 
 void host::resume_on_down(const caf::actor_addr& whom,
-                          std::coroutine_handle<> h) {
-  on_down_.emplace(whom, h);
+                          std::coroutine_handle<> h, caf::error* reason) {
+  on_down_.emplace(whom, down_waiter{h, reason});
   monitor(whom);
 }
 

@@ -12,20 +12,18 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actorflow/detail/endpoint_id.hpp"
 #include "actorflow/detail/export.hpp"
 #include "actorflow/detail/stage_probe.hpp"
 
 namespace actorflow::detail {
-
-/// Returns a process-wide unique, non-zero endpoint id.
-ACTORFLOW_EXPORT uint64_t next_endpoint_id() noexcept;
 
 /// The host-side part of a channel end. A host actor routes every protocol
 /// message that names the endpoint's id to `handle` and calls `flush` at the
 /// end of the activation in which the endpoint marked itself dirty.
 class ACTORFLOW_EXPORT endpoint {
 public:
-  explicit endpoint(uint64_t id) noexcept : id_(id) {
+  explicit endpoint(endpoint_id id) noexcept : id_(id) {
     // nop
   }
 
@@ -34,7 +32,7 @@ public:
   endpoint(const endpoint&) = delete;
   endpoint& operator=(const endpoint&) = delete;
 
-  uint64_t id() const noexcept {
+  endpoint_id id() const noexcept {
     return id_;
   }
 
@@ -48,7 +46,7 @@ public:
   bool dirty = false;
 
 private:
-  uint64_t id_;
+  endpoint_id id_;
 };
 
 /// An event-based actor that hosts endpoints and the coroutines that await
@@ -94,8 +92,10 @@ public:
   /// example a response handler), then settles the activation.
   void resume_from_callback(std::coroutine_handle<> h);
 
-  /// Resumes `h` when the actor `whom` is down.
-  void resume_on_down(const caf::actor_addr& whom, std::coroutine_handle<> h);
+  /// Resumes `h` when the actor `whom` is down; stores the exit reason in
+  /// `*reason` first unless `reason` is null.
+  void resume_on_down(const caf::actor_addr& whom, std::coroutine_handle<> h,
+                      caf::error* reason = nullptr);
 
   /// Calls `f` with the exit reason when the actor `whom` is down (monitors
   /// it). `f` runs inside this actor; the activation settles afterwards, so
@@ -170,11 +170,15 @@ private:
   bool quit_called_ = false;
   size_t pending_acks_ = 0;
   caf::error reason_;
-  std::unordered_map<uint64_t, endpoint*> endpoints_;
+  std::unordered_map<endpoint_id, endpoint*> endpoints_;
   std::vector<endpoint*> dirty_;
   std::vector<std::coroutine_handle<>> ready_;
   std::vector<std::coroutine_handle<>> running_;
-  std::unordered_multimap<caf::actor_addr, std::coroutine_handle<>> on_down_;
+  struct down_waiter {
+    std::coroutine_handle<> h;
+    caf::error* reason;
+  };
+  std::unordered_multimap<caf::actor_addr, down_waiter> on_down_;
   std::shared_ptr<stage_probe> probe_;
   stage_state wait_ = stage_state::waiting;
   std::unordered_multimap<caf::actor_addr,

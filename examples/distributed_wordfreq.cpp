@@ -1,0 +1,305 @@
+// distributed_wordfreq: the word count of wordfreq.cpp with its tokenizers on
+// node processes. One command on one machine:
+//
+//   distributed_wordfreq --nodes 2 --top 5 DIR...
+//
+// starts two node processes of this program on 127.0.0.1 (free ports), runs
+//
+//   from(files) -> then(read) -> remote_parallel_then_unordered(
+//                                  "wordfreq.count" on the nodes)
+//               -> fold(merge) -> report
+//
+// and kills the nodes at the end. The report is the same as wordfreq's
+// (`--no-timing` output), so both programs can be compared byte for byte.
+// On several hosts, start a node on each (this program with --node) and name
+// them instead of --nodes:
+//
+//   hostA$ distributed_wordfreq --node --host 0.0.0.0 --port 4242
+//   hostB$ distributed_wordfreq --node --host 0.0.0.0 --port 4242
+//   driver$ distributed_wordfreq --connect hostA:4242,hostB:4242 DIR...
+//
+// Options: --workers-per-node W (default 2), --top K (default 20).
+// Exit codes: 0 success, 1 runtime failure, 2 bad command line or input.
+
+#include <algorithm>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actorflow/all.hpp"
+
+extern char** environ;
+
+namespace {
+
+/// The counts of one chunk of text (sorted by word).
+struct chunk_counts {
+  std::vector<std::string> words;
+  std::vector<uint64_t> counts;
+  uint64_t total = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chunk_counts& x) {
+  return f(caf::meta::type_name("wordfreq::counts"), x.words, x.counts,
+           x.total);
+}
+
+constexpr bool is_word_start(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+constexpr bool is_word_char(unsigned char c) {
+  return is_word_start(c) || (c >= '0' && c <= '9');
+}
+
+/// The stage: the same words as wordfreq ([A-Za-z_][A-Za-z0-9_]*, lower case).
+chunk_counts count_words(const std::string& text) {
+  std::unordered_map<std::string, uint64_t> m;
+  chunk_counts result;
+  std::string word;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!is_word_start(static_cast<unsigned char>(text[i]))) {
+      ++i;
+      continue;
+    }
+    word.clear();
+    while (i < text.size() && is_word_char(static_cast<unsigned char>(text[i])))
+      word.push_back(
+        static_cast<char>(std::tolower(static_cast<unsigned char>(text[i++]))));
+    ++m[word];
+    ++result.total;
+  }
+  std::map<std::string, uint64_t> sorted(m.begin(), m.end());
+  for (auto& [w, n] : sorted) {
+    result.words.push_back(w);
+    result.counts.push_back(n);
+  }
+  return result;
+}
+
+std::shared_ptr<actorflow::stage_registry> stages() {
+  auto reg = std::make_shared<actorflow::stage_registry>();
+  reg->add_item_type<std::string>("string");
+  reg->add_item_type<chunk_counts>("wordfreq::counts");
+  reg->register_stage<std::string, chunk_counts>("wordfreq.count", count_words);
+  return reg;
+}
+
+std::string human_bytes(double x) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  int u = 0;
+  while (x >= 1000.0 && u < 4) {
+    x /= 1000.0;
+    ++u;
+  }
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(u == 0 ? 0 : 1) << x << ' ' << units[u];
+  return os.str();
+}
+
+struct config : caf::actor_system_config {
+  bool node = false;
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  size_t nodes = 2;
+  size_t workers_per_node = 2;
+  std::string connect;
+  size_t top = 20;
+
+  config() {
+    opt_group{custom_options_, "global"}
+      .add(node, "node", "run as a node (serve the stage)")
+      .add(host, "host", "node: address to bind")
+      .add(port, "port", "node: port (0: a free one)")
+      .add(nodes, "nodes", "driver: node processes to start on 127.0.0.1")
+      .add(workers_per_node, "workers-per-node", "driver: workers per node")
+      .add(connect, "connect", "driver: host:port,... of running nodes")
+      .add(top, "top", "driver: how many words to list");
+  }
+};
+
+int run_node(caf::actor_system& sys, const config& cfg,
+             std::shared_ptr<actorflow::stage_registry> reg) {
+  auto port = actorflow::serve_node(sys, reg, {cfg.host, cfg.port});
+  if (!port) {
+    std::cerr << "distributed_wordfreq: "
+              << actorflow::to_string_any(port.error()) << '\n';
+    std::_Exit(EXIT_FAILURE);
+  }
+  std::cout << "PORT " << *port << std::endl;
+  for (;;)
+    ::pause(); // until killed (by the driver that started us, or by hand)
+}
+
+/// Starts this program as a node on 127.0.0.1; returns its pid and address.
+std::pair<pid_t, std::string> start_node() {
+  int fds[2];
+  if (::pipe(fds) != 0)
+    return {-1, ""};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  std::string exe = "/proc/self/exe";
+  std::string flag = "--node";
+  std::string threads = "--scheduler.max-threads=2";
+  char* argv[] = {exe.data(), flag.data(), threads.data(), nullptr};
+  pid_t pid = -1;
+  auto rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    return {-1, ""};
+  }
+  std::string line;
+  char c = 0;
+  while (::read(fds[0], &c, 1) == 1 && c != '\n')
+    line += c;
+  ::close(fds[0]);
+  if (line.rfind("PORT ", 0) != 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return {-1, ""};
+  }
+  return {pid, "127.0.0.1:" + line.substr(5)};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  config cfg;
+  actorflow::init(cfg);
+  actorflow::init_distribution(cfg);
+  auto reg = stages();
+  reg->apply(cfg);
+  if (auto err = cfg.parse(argc, argv)) {
+    std::cerr << "distributed_wordfreq: " << cfg.render(err) << '\n';
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return EXIT_SUCCESS;
+  if (cfg.node) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL); // a started node dies with its driver
+    caf::actor_system sys{cfg};
+    return run_node(sys, cfg, reg);
+  }
+  // Input: every regular file under the directories (sorted, no symlinks).
+  std::vector<std::string> files;
+  for (auto& dir : cfg.remainder) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      std::cerr << "distributed_wordfreq: not a directory: " << dir << '\n';
+      return 2;
+    }
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator();
+         it.increment(ec))
+      if (it->is_regular_file(ec) && !it->is_symlink(ec))
+        files.push_back(it->path().string());
+  }
+  if (cfg.remainder.empty()) {
+    std::cerr << "usage: distributed_wordfreq [--nodes N | --connect "
+                 "host:port,...] [--top K] DIR...\n";
+    return 2;
+  }
+  std::sort(files.begin(), files.end());
+  // Nodes: started here, or given.
+  std::vector<pid_t> started;
+  actorflow::placement where;
+  if (!cfg.connect.empty()) {
+    std::stringstream in{cfg.connect};
+    std::string addr;
+    while (std::getline(in, addr, ','))
+      where.push_back({addr, cfg.workers_per_node});
+  } else {
+    for (size_t i = 0; i < cfg.nodes; ++i) {
+      auto [pid, addr] = start_node();
+      if (pid < 0) {
+        std::cerr << "distributed_wordfreq: cannot start a node\n";
+        for (auto p : started)
+          ::kill(p, SIGKILL);
+        return EXIT_FAILURE;
+      }
+      started.push_back(pid);
+      where.push_back({addr, cfg.workers_per_node});
+    }
+  }
+  int rc = EXIT_SUCCESS;
+  {
+    caf::actor_system sys{cfg};
+    uint64_t bytes = 0;
+    std::map<std::string, uint64_t> acc;
+    uint64_t words = 0;
+    auto done = actorflow::remote_parallel_then_unordered<chunk_counts>(
+                  actorflow::from(files).then([&bytes](std::string path) {
+                    std::ifstream in{path, std::ios::binary};
+                    std::string text{std::istreambuf_iterator<char>{in},
+                                     std::istreambuf_iterator<char>{}};
+                    bytes += text.size();
+                    return text;
+                  }),
+                  where, "wordfreq.count")
+                  .for_each([&acc, &words](chunk_counts c) {
+                    for (size_t i = 0; i < c.words.size(); ++i)
+                      acc[c.words[i]] += c.counts[i];
+                    words += c.total;
+                  })
+                  .run(sys);
+    if (!done) {
+      std::cerr << "distributed_wordfreq: error: "
+                << actorflow::to_string_any(done.error()) << '\n';
+      rc = EXIT_FAILURE;
+    } else {
+      std::vector<std::pair<std::string, uint64_t>> ranked(acc.begin(),
+                                                           acc.end());
+      auto k = std::min(cfg.top, ranked.size());
+      std::partial_sort(ranked.begin(), ranked.begin() + k, ranked.end(),
+                        [](const auto& x, const auto& y) {
+                          return x.second != y.second ? x.second > y.second
+                                                      : x.first < y.first;
+                        });
+      auto& out = std::cout;
+      out << "files:          " << files.size() << '\n'
+          << "bytes:          " << bytes << " ("
+          << human_bytes(static_cast<double>(bytes)) << ")\n"
+          << "words:          " << words << '\n'
+          << "distinct words: " << ranked.size() << '\n';
+      if (k > 0) {
+        size_t count_width = std::to_string(ranked[0].second).size();
+        size_t rank_width = std::to_string(k).size();
+        out << "top " << k << " words:\n";
+        for (size_t i = 0; i < k; ++i)
+          out << "  " << std::setw(static_cast<int>(rank_width)) << i + 1
+              << ". " << std::setw(static_cast<int>(count_width))
+              << ranked[i].second << "  " << ranked[i].first << '\n';
+      }
+      out << std::flush;
+    }
+    for (auto p : started) {
+      ::kill(p, SIGKILL);
+      ::waitpid(p, nullptr, 0);
+    }
+  }
+  return rc;
+}

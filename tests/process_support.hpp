@@ -1,0 +1,135 @@
+// Child processes for the multi-process tests (not a suite itself).
+
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace actorflow_test {
+
+/// A child process started with posix_spawn, whose stdout the test reads
+/// line by line (bounded waits). The destructor kills it (SIGKILL, by PID)
+/// and reaps it, so no test leaves a process behind.
+class child_process {
+public:
+  explicit child_process(std::vector<std::string> args) {
+    int fds[2];
+    if (::pipe(fds) != 0)
+      throw std::runtime_error("pipe failed");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    auto rc = ::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    out_ = fds[0];
+    if (rc != 0) {
+      ::close(out_);
+      throw std::runtime_error("posix_spawn failed: " + args[0]);
+    }
+  }
+
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  ~child_process() {
+    kill(SIGKILL);
+    wait();
+    if (out_ >= 0)
+      ::close(out_);
+  }
+
+  pid_t pid() const noexcept {
+    return pid_;
+  }
+
+  void kill(int sig) {
+    if (pid_ > 0 && !reaped_)
+      ::kill(pid_, sig);
+  }
+
+  /// Reaps the child (blocks until it exited).
+  void wait() {
+    if (pid_ > 0 && !reaped_) {
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      reaped_ = true;
+      status_ = status;
+    }
+  }
+
+  int status() const noexcept {
+    return status_;
+  }
+
+  /// Reads one line of the child's stdout, or nothing after `limit`.
+  std::optional<std::string> read_line(std::chrono::milliseconds limit
+                                       = std::chrono::milliseconds{5000}) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      if (auto pos = buf_.find('\n'); pos != std::string::npos) {
+        auto line = buf_.substr(0, pos);
+        buf_.erase(0, pos + 1);
+        return line;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return std::nullopt;
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        continue;
+      char tmp[512];
+      auto n = ::read(out_, tmp, sizeof(tmp));
+      if (n <= 0)
+        return std::nullopt; // the child closed stdout (exited)
+      buf_.append(tmp, static_cast<size_t>(n));
+    }
+  }
+
+  /// Reads lines until one starts with `prefix`; returns the rest of it.
+  std::optional<std::string> expect(const std::string& prefix,
+                                    std::chrono::milliseconds limit
+                                    = std::chrono::milliseconds{5000}) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+      auto line = read_line(left);
+      if (!line)
+        return std::nullopt;
+      if (line->rfind(prefix, 0) == 0)
+        return line->substr(prefix.size());
+    }
+    return std::nullopt;
+  }
+
+private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+  std::string buf_;
+};
+
+} // namespace actorflow_test

@@ -1,0 +1,122 @@
+// Nodes and drivers for the distributed-pipeline suites (not a suite).
+
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "peers/test_stages.hpp"
+#include "process_support.hpp"
+#include "test_support.hpp"
+
+namespace actorflow_test {
+
+/// A node process (tools/actorflow_node.cpp with the test stages plugin) on
+/// 127.0.0.1 and a free port. Killed by PID when destroyed.
+struct test_node {
+  std::unique_ptr<child_process> proc;
+  std::string address;
+
+  explicit test_node(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{
+      ACTORFLOW_TEST_NODE,  "--plugins=" ACTORFLOW_TEST_STAGES,
+      "--port=0",           "--scheduler.max-threads=2",
+      "--heartbeat-ms=100", "--timeout-ms=1000",
+      "--exit-with-parent"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    proc = std::make_unique<child_process>(args);
+    auto port = proc->expect("PORT ");
+    BOOST_REQUIRE_MESSAGE(port, "the node did not report its port");
+    address = "127.0.0.1:" + *port;
+  }
+
+  pid_t pid() const {
+    return proc->pid();
+  }
+};
+
+inline std::shared_ptr<actorflow::stage_registry> driver_stages() {
+  auto reg = std::make_shared<actorflow::stage_registry>();
+  test_stages::register_stages(*reg);
+  return reg;
+}
+
+inline caf::actor_system_config& prepare_driver(
+  caf::actor_system_config& cfg, const actorflow::stage_registry& reg) {
+  prepare(cfg);
+  actorflow::distribution_options dopts;
+  dopts.heartbeat = std::chrono::milliseconds{100};
+  dopts.connection_timeout = std::chrono::milliseconds{1000};
+  actorflow::init_distribution(cfg, dopts);
+  reg.apply(cfg);
+  return cfg;
+}
+
+/// A driver: an actor system with the middleman and the test stages.
+struct driver_fixture {
+  watchdog dog{std::chrono::seconds{30}};
+  std::shared_ptr<actorflow::stage_registry> reg = driver_stages();
+  caf::actor_system_config cfg;
+  caf::actor_system sys{prepare_driver(cfg, *reg)};
+
+  actorflow::remote_options opts() const {
+    actorflow::remote_options result;
+    result.local_stages = reg;
+    result.connect_timeout = std::chrono::seconds{3};
+    result.spawn_timeout = std::chrono::seconds{3};
+    return result;
+  }
+};
+
+/// The error of `x` as text, or an empty string (for BOOST_REQUIRE_MESSAGE,
+/// which evaluates its message even when the check passes).
+template <class T>
+std::string error_text(const caf::expected<T>& x) {
+  return x ? std::string{} : actorflow::to_string_any(x.error());
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then closed).
+inline uint16_t closed_port() {
+  auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// A socket on 127.0.0.1 that listens but never accepts nor speaks: a
+/// connect succeeds at the TCP level and then hears nothing.
+struct silent_listener {
+  int fd = -1;
+  uint16_t port = 0;
+
+  silent_listener() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(fd, 16);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+  }
+
+  ~silent_listener() {
+    ::close(fd);
+  }
+};
+
+} // namespace actorflow_test

@@ -1,0 +1,201 @@
+// labels: unit;dist
+// remote_parallel_then with workers on node processes (tools/actorflow_node
+// with the test stages plugin) on 127.0.0.1: results equal a local run, and
+// every bad input fails with a clear error.
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "remote_support.hpp"
+
+using namespace actorflow_test;
+using actorflow::error_code;
+
+namespace {
+
+std::vector<int64_t> squares(int32_t n) {
+  std::vector<int64_t> result;
+  for (int32_t i = 0; i < n; ++i)
+    result.push_back(int64_t{i} * i);
+  return result;
+}
+
+error_code code_of(const caf::error& err) {
+  if (err.category() != actorflow::error_category)
+    return error_code::none;
+  return static_cast<error_code>(err.code());
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(remote, driver_fixture)
+
+BOOST_AUTO_TEST_CASE(two_nodes_and_a_local_worker_equal_a_local_run) {
+  test_node a;
+  test_node b;
+  constexpr int32_t n = 20'000;
+  auto result = actorflow::remote_parallel_then<int64_t>(
+                  actorflow::iota(int32_t{0}, n),
+                  {{a.address, 2}, {b.address, 2}, {"local", 1}}, "square",
+                  opts())
+                  .collect()
+                  .run(sys);
+  BOOST_REQUIRE_MESSAGE(result, error_text(result));
+  BOOST_TEST((*result == squares(n)));
+}
+
+BOOST_AUTO_TEST_CASE(unordered_variant_delivers_every_item_once) {
+  test_node a;
+  constexpr int32_t n = 10'000;
+  auto result = actorflow::remote_parallel_then_unordered<int64_t>(
+                  actorflow::iota(int32_t{0}, n),
+                  {{a.address, 2}, {"local", 1}}, "square", opts())
+                  .collect()
+                  .run(sys);
+  BOOST_REQUIRE_MESSAGE(result, error_text(result));
+  std::sort(result->begin(), result->end());
+  BOOST_TEST((*result == squares(n)));
+}
+
+BOOST_AUTO_TEST_CASE(one_node_serves_pipelines_one_after_another) {
+  test_node a;
+  for (int round = 0; round < 3; ++round) {
+    auto result = actorflow::remote_parallel_then<int64_t>(
+                    actorflow::iota(int32_t{0}, int32_t{1000}),
+                    {{a.address, 2}}, "square", opts())
+                    .collect()
+                    .run(sys);
+    BOOST_REQUIRE_MESSAGE(result, error_text(result));
+    BOOST_TEST((*result == squares(1000)));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_stage_is_an_error) {
+  test_node a;
+  auto result = actorflow::remote_parallel_then<int64_t>(
+                  actorflow::iota(int32_t{0}, int32_t{100}), {{a.address, 1}},
+                  "no_such_stage", opts())
+                  .collect()
+                  .run(sys);
+  BOOST_REQUIRE(!result);
+  BOOST_TEST(code_of(result.error()) == error_code::unknown_stage);
+  BOOST_TEST(contains(actorflow::what(result.error()), "no_such_stage"));
+  BOOST_TEST(contains(actorflow::what(result.error()), "square"));
+}
+
+BOOST_AUTO_TEST_CASE(other_item_type_names_are_a_type_mismatch) {
+  test_node a;
+  // The node's "square" returns int64; this driver expects int32.
+  auto result = actorflow::remote_parallel_then<int32_t>(
+                  actorflow::iota(int32_t{0}, int32_t{100}), {{a.address, 1}},
+                  "square", opts())
+                  .collect()
+                  .run(sys);
+  BOOST_REQUIRE(!result);
+  BOOST_TEST(code_of(result.error()) == error_code::type_mismatch);
+  BOOST_TEST(contains(actorflow::what(result.error()), "int64"));
+}
+
+BOOST_AUTO_TEST_CASE(local_workers_need_a_matching_local_stage) {
+  auto result = actorflow::remote_parallel_then<int64_t>(
+                  actorflow::iota(int32_t{0}, int32_t{10}), {{"local", 1}},
+                  "no_such_stage", opts())
+                  .collect()
+                  .run(sys);
+  BOOST_REQUIRE(!result);
+  BOOST_TEST(code_of(result.error()) == error_code::unknown_stage);
+  auto no_registry = actorflow::remote_parallel_then<int64_t>(
+                       actorflow::iota(int32_t{0}, int32_t{10}), {{"local", 1}},
+                       "square")
+                       .collect()
+                       .run(sys);
+  BOOST_REQUIRE(!no_registry);
+  BOOST_TEST(code_of(no_registry.error()) == error_code::unknown_stage);
+}
+
+BOOST_AUTO_TEST_CASE(bad_placements_are_invalid_arguments) {
+  for (auto where :
+       {actorflow::placement{}, actorflow::placement{{"127.0.0.1", 1}},
+        actorflow::placement{{"127.0.0.1:99999", 1}},
+        actorflow::placement{{"127.0.0.1:4242", 0}}}) {
+    auto result = actorflow::remote_parallel_then<int64_t>(
+                    actorflow::iota(int32_t{0}, int32_t{10}), where, "square",
+                    opts())
+                    .collect()
+                    .run(sys);
+    BOOST_REQUIRE(!result);
+    BOOST_TEST(code_of(result.error()) == error_code::invalid_argument);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(refused_connection_is_an_error) {
+  auto where = "127.0.0.1:" + std::to_string(closed_port());
+  auto t0 = std::chrono::steady_clock::now();
+  auto result = actorflow::remote_parallel_then<int64_t>(
+                  actorflow::iota(int32_t{0}, int32_t{100}), {{where, 1}},
+                  "square", opts())
+                  .collect()
+                  .run(sys);
+  BOOST_REQUIRE(!result);
+  BOOST_TEST(code_of(result.error()) == error_code::connect_failed);
+  BOOST_TEST(contains(actorflow::what(result.error()), where));
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < std::chrono::seconds{3}));
+}
+
+BOOST_AUTO_TEST_CASE(silent_peer_is_a_connect_timeout) {
+  silent_listener silent;
+  auto where = "127.0.0.1:" + std::to_string(silent.port);
+  auto o = opts();
+  o.connect_timeout = std::chrono::milliseconds{300};
+  auto t0 = std::chrono::steady_clock::now();
+  auto result = actorflow::remote_parallel_then<int64_t>(
+                  actorflow::iota(int32_t{0}, int32_t{100}), {{where, 1}},
+                  "square", o)
+                  .collect()
+                  .run(sys);
+  auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_REQUIRE(!result);
+  BOOST_TEST(code_of(result.error()) == error_code::timeout,
+             actorflow::to_string_any(result.error()));
+  BOOST_TEST((took >= std::chrono::milliseconds{300}));
+  BOOST_TEST((took < std::chrono::seconds{3}));
+}
+
+BOOST_AUTO_TEST_CASE(a_stage_that_throws_on_a_node_fails_the_pipeline) {
+  test_node a;
+  auto result = actorflow::remote_parallel_then<int64_t>(
+                  actorflow::iota(int32_t{0}, int32_t{100}), {{a.address, 2}},
+                  "throws_on_7", opts())
+                  .collect()
+                  .run(sys);
+  BOOST_REQUIRE(!result);
+  BOOST_TEST(code_of(result.error()) == error_code::worker_failed);
+  BOOST_TEST(contains(actorflow::what(result.error()), "seven"));
+  BOOST_TEST(contains(actorflow::what(result.error()), "item 7"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// A driver whose item type has the node's name but another layout (another
+// build of the type): a type mismatch, found before any item moves.
+BOOST_AUTO_TEST_CASE(same_name_other_layout_is_a_type_mismatch) {
+  watchdog dog{std::chrono::seconds{20}};
+  test_node a;
+  auto reg = std::make_shared<actorflow::stage_registry>();
+  reg->add_item_type<int32_t>("int32");
+  reg->add_item_type<int64_t>("int64");
+  reg->add_item_type<test_stages::blob_v2>("test::blob");
+  caf::actor_system_config cfg;
+  caf::actor_system sys{prepare_driver(cfg, *reg)};
+  std::vector<test_stages::blob_v2> xs(10);
+  auto result = actorflow::remote_parallel_then<int64_t>(
+                  actorflow::from(xs), {{a.address, 1}}, "blob_value")
+                  .collect()
+                  .run(sys);
+  BOOST_REQUIRE(!result);
+  BOOST_TEST(code_of(result.error()) == error_code::type_mismatch);
+  BOOST_TEST(contains(actorflow::what(result.error()), "layout"));
+}

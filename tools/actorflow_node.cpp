@@ -1,0 +1,145 @@
+// actorflow_node: a node process for distributed pipelines. It hosts the
+// stages of the plugins it is started with and spawns their workers for
+// drivers that connect to it.
+//
+//   actorflow_node --plugins=libmy_stages.so[,more.so] [--host=127.0.0.1]
+//                  [--port=4242] [--heartbeat-ms=500] [--timeout-ms=5000]
+//                  [--exit-with-parent]
+//
+// A plugin is a shared object with the entry point
+//
+//   extern "C" void actorflow_register(actorflow::stage_registry& reg);
+//
+// that registers its item types and stages (see examples/plugins/). Every
+// driver registers the same item types under the same names. The node binds
+// to 127.0.0.1 unless told otherwise (--host=0.0.0.0 for every interface),
+// prints "PORT <n>" once it listens (--port=0 picks a free port) and serves
+// until SIGINT or SIGTERM. CAF options (--scheduler.max-threads=N, ...) work
+// as usual.
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <dlfcn.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actorflow/all.hpp"
+
+namespace {
+
+struct node_config : caf::actor_system_config {
+  std::string plugins;
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  size_t heartbeat_ms = 500;
+  size_t timeout_ms = 5000;
+  bool exit_with_parent = false;
+
+  node_config() {
+    opt_group{custom_options_, "global"}
+      .add(plugins, "plugins", "comma-separated stage plugins (.so)")
+      .add(host, "host", "address to bind (default 127.0.0.1)")
+      .add(port, "port,p", "port to listen on (0: a free one)")
+      .add(heartbeat_ms, "heartbeat-ms", "heartbeat interval (0: none)")
+      .add(timeout_ms, "timeout-ms",
+           "a silent connection counts as lost after this long")
+      .add(exit_with_parent, "exit-with-parent",
+           "die with the process that started this node (tests, scripts)");
+  }
+};
+
+using register_fn = void (*)(actorflow::stage_registry&);
+
+bool load_plugins(const std::string& list, actorflow::stage_registry& reg) {
+  std::stringstream in{list};
+  std::string path;
+  while (std::getline(in, path, ',')) {
+    if (path.empty())
+      continue;
+    // Never unloaded: the registry holds code and type info of the plugin.
+    auto lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      std::fprintf(stderr, "actorflow_node: cannot load %s: %s\n", path.c_str(),
+                   ::dlerror());
+      return false;
+    }
+    auto fn = reinterpret_cast<register_fn>(::dlsym(lib, "actorflow_register"));
+    if (fn == nullptr) {
+      std::fprintf(stderr,
+                   "actorflow_node: %s has no entry point "
+                   "'extern \"C\" void actorflow_register("
+                   "actorflow::stage_registry&)'\n",
+                   path.c_str());
+      return false;
+    }
+    fn(reg);
+  }
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  node_config cfg;
+  actorflow::init(cfg);
+  if (auto err = cfg.parse(argc, argv)) {
+    std::fprintf(stderr, "actorflow_node: %s\n", cfg.render(err).c_str());
+    return EXIT_FAILURE;
+  }
+  if (cfg.cli_helptext_printed)
+    return EXIT_SUCCESS;
+  if (cfg.exit_with_parent) {
+    auto parent = ::getppid();
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) // the parent died before prctl
+      return EXIT_FAILURE;
+  }
+  auto reg = std::make_shared<actorflow::stage_registry>();
+  if (!load_plugins(cfg.plugins, *reg))
+    return EXIT_FAILURE;
+  if (reg->names().empty()) {
+    std::fprintf(stderr, "actorflow_node: no stages (use --plugins=...)\n");
+    return EXIT_FAILURE;
+  }
+  actorflow::distribution_options dopts;
+  dopts.heartbeat = std::chrono::milliseconds{cfg.heartbeat_ms};
+  dopts.connection_timeout = std::chrono::milliseconds{cfg.timeout_ms};
+  actorflow::init_distribution(cfg, dopts);
+  reg->apply(cfg);
+  // Block the stop signals before CAF starts its threads: sigwait below
+  // receives them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  caf::actor_system sys{cfg};
+  auto port = actorflow::serve_node(sys, reg, {cfg.host, cfg.port});
+  if (!port) {
+    std::fprintf(stderr, "actorflow_node: %s\n",
+                 actorflow::to_string_any(port.error()).c_str());
+    std::_Exit(EXIT_FAILURE);
+  }
+  std::printf("PORT %u\n", static_cast<unsigned>(*port));
+  std::fflush(stdout);
+  std::string names;
+  for (auto& n : reg->names())
+    names += " " + n;
+  std::fprintf(stderr, "actorflow_node: serving on %s:%u, stages:%s\n",
+               cfg.host.c_str(), static_cast<unsigned>(*port), names.c_str());
+  int sig = 0;
+  sigwait(&stop, &sig);
+  // Workers of running pipelines end with their connections; no need to
+  // wait for them (the published node actor would keep the system alive).
+  std::fflush(stderr);
+  std::_Exit(EXIT_SUCCESS);
+}
