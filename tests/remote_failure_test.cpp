@@ -132,9 +132,10 @@ BOOST_AUTO_TEST_CASE(no_worker_left_is_an_error) {
 }
 
 BOOST_AUTO_TEST_CASE(a_hung_node_is_detected_by_heartbeat) {
-  // The driver's heartbeat: 100 ms, connection timeout 1 s (see
-  // prepare_driver). A node stopped with SIGSTOP mid-stream is lost after
-  // about a second; the other node finishes the job.
+  // The driver's heartbeat: 100 ms, connection timeout 2 s (see
+  // prepare_driver; 1 s made busy nodes look lost on a loaded 2-core
+  // machine). A node stopped with SIGSTOP mid-stream is lost after about
+  // two seconds; the other node finishes the job.
   constexpr int32_t n = 2000;
   test_node a;
   test_node b;
@@ -155,8 +156,8 @@ BOOST_AUTO_TEST_CASE(a_hung_node_is_detected_by_heartbeat) {
   BOOST_REQUIRE_MESSAGE(result, error_text(result));
   BOOST_TEST((*result == squares(n)));
   BOOST_TEST(lost->load() == 2);
-  BOOST_TEST((took >= std::chrono::milliseconds{900}));
-  BOOST_TEST((took < std::chrono::seconds{5}));
+  BOOST_TEST((took >= std::chrono::milliseconds{1900}));
+  BOOST_TEST((took < std::chrono::seconds{8}));
 }
 
 BOOST_AUTO_TEST_CASE(a_dying_driver_leaves_the_node_clean) {

@@ -28,7 +28,7 @@ struct test_node {
     std::vector<std::string> args{
       ACTORFLOW_TEST_NODE,  "--plugins=" ACTORFLOW_TEST_STAGES,
       "--port=0",           "--scheduler.max-threads=2",
-      "--heartbeat-ms=100", "--timeout-ms=1000",
+      "--heartbeat-ms=100", "--timeout-ms=2000",
       "--exit-with-parent"};
     args.insert(args.end(), extra.begin(), extra.end());
     proc = std::make_unique<child_process>(args);
@@ -53,7 +53,7 @@ inline caf::actor_system_config& prepare_driver(
   prepare(cfg);
   actorflow::distribution_options dopts;
   dopts.heartbeat = std::chrono::milliseconds{100};
-  dopts.connection_timeout = std::chrono::milliseconds{1000};
+  dopts.connection_timeout = std::chrono::milliseconds{2000};
   actorflow::init_distribution(cfg, dopts);
   reg.apply(cfg);
   return cfg;
@@ -69,8 +69,8 @@ struct driver_fixture {
   actorflow::remote_options opts() const {
     actorflow::remote_options result;
     result.local_stages = reg;
-    result.connect_timeout = std::chrono::seconds{3};
-    result.spawn_timeout = std::chrono::seconds{3};
+    result.connect_timeout = std::chrono::seconds{8};
+    result.spawn_timeout = std::chrono::seconds{8};
     return result;
   }
 };

@@ -235,7 +235,11 @@ void connect_awaiter::await_suspend(std::coroutine_handle<> h) {
           result.emplace(make_error(error_code::timeout,
                                     "connecting to the node at " + where
                                       + " took longer than " + ms(timeout)));
-        else if (err == caf::sec::connection_timeout) {
+        else if (err == caf::sec::connection_timeout
+                 || err == caf::sec::disconnect_during_handshake) {
+          // CAF 0.17 checks a connection whose handshake is still running at
+          // its next heartbeat tick and may close it (more likely on a busy
+          // machine): the node is there, so try again until the deadline.
           retry = true;
           result.emplace(make_error(error_code::timeout,
                                     "the node at " + where
