@@ -44,6 +44,8 @@
 
 #include "actorflow/all.hpp"
 
+#include "example_support.hpp"
+
 namespace {
 
 // -- the item type between the stages ----------------------------------------
@@ -138,13 +140,8 @@ order parse(const std::string& line) {
 
 int main(int argc, char** argv) {
   caf::actor_system_config cfg;
-  actorflow::init(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "error: " << cfg.render(err) << '\n';
-    return EXIT_FAILURE;
-  }
-  if (cfg.cli_helptext_printed)
-    return EXIT_SUCCESS;
+  if (auto rc = example::configure(cfg, argc, argv, "actor_source_sink"))
+    return *rc;
   caf::actor_system sys{cfg};
   auto a = sys.spawn(archive);
   auto f = sys.spawn(feed);

@@ -30,6 +30,8 @@
 
 #include "actorflow/all.hpp"
 
+#include "example_support.hpp"
+
 namespace {
 
 // An ordinary CAF actor: replies x * 3.
@@ -43,13 +45,8 @@ caf::behavior tripler() {
 
 int main(int argc, char** argv) {
   caf::actor_system_config cfg;
-  actorflow::init(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "error: " << cfg.render(err) << '\n';
-    return EXIT_FAILURE;
-  }
-  if (cfg.cli_helptext_printed)
-    return EXIT_SUCCESS;
+  if (auto rc = example::configure(cfg, argc, argv, "ask_actor_stream"))
+    return *rc;
   caf::actor_system sys{cfg};
   auto actor = sys.spawn(tripler);
   // The stage function. Capturing `actor` by value is fine: the DSL keeps

@@ -12,38 +12,24 @@
 //
 // Usage: pipeline_stream [N] [CAF options, e.g. --scheduler.max-threads=2]
 
-#include <charconv>
 #include <cstdlib>
 #include <iostream>
-#include <string_view>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
 #include "actorflow/all.hpp"
 
+#include "example_support.hpp"
+
 int main(int argc, char** argv) {
   // Our own argument (N) comes first; everything else goes to CAF.
   int n = 10;
-  if (argc > 1 && argv[1][0] != '-') {
-    std::string_view arg = argv[1];
-    auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), n);
-    if (ec != std::errc{} || end != arg.data() + arg.size() || n < 0) {
-      std::cerr << "usage: pipeline_stream [N] [CAF options]\n";
-      return 2;
-    }
-    argv[1] = argv[0]; // drop N from what CAF gets to see
-    --argc;
-    ++argv;
-  }
+  if (!example::take_count(argc, argv, n, "pipeline_stream"))
+    return 2;
   caf::actor_system_config cfg;
-  actorflow::init(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "error: " << cfg.render(err) << '\n';
-    return EXIT_FAILURE;
-  }
-  if (cfg.cli_helptext_printed)
-    return EXIT_SUCCESS;
+  if (auto rc = example::configure(cfg, argc, argv, "pipeline_stream"))
+    return *rc;
   caf::actor_system sys{cfg};
   // Capacity 2 on every link, as in pipeline_worker: a fast stage never
   // runs more than two items ahead of the one behind it.

@@ -22,15 +22,12 @@
 
 #include "actorflow/all.hpp"
 
+#include "example_support.hpp"
+
 int main(int argc, char** argv) {
   caf::actor_system_config cfg;
-  actorflow::init(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "error: " << cfg.render(err) << '\n';
-    return EXIT_FAILURE;
-  }
-  if (cfg.cli_helptext_printed)
-    return EXIT_SUCCESS;
+  if (auto rc = example::configure(cfg, argc, argv, "scatter_join_stream"))
+    return *rc;
   caf::actor_system sys{cfg};
   auto res = actorflow::iota(0, 100)
                .parallel_then(2, [](int x) { return x + 1; })

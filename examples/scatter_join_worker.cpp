@@ -39,6 +39,8 @@
 
 #include "actorflow/all.hpp"
 
+#include "example_support.hpp"
+
 using actorflow::receiver;
 using actorflow::sender;
 using actorflow::task;
@@ -73,13 +75,8 @@ int main(int argc, char** argv) {
     argv += 2;
   }
   caf::actor_system_config cfg;
-  actorflow::init(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "error: " << cfg.render(err) << '\n';
-    return EXIT_FAILURE;
-  }
-  if (cfg.cli_helptext_printed)
-    return EXIT_SUCCESS;
+  if (auto rc = example::configure(cfg, argc, argv, "scatter_join_worker"))
+    return *rc;
   caf::actor_system sys{cfg};
   auto in_ch = actorflow::channel<int>(sys, 2);
   auto out_ch = actorflow::channel<int>(sys, 2);

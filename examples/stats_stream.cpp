@@ -27,6 +27,8 @@
 
 #include "actorflow/all.hpp"
 
+#include "example_support.hpp"
+
 namespace {
 
 /// Burns about `d` of CPU time (stands in for real work).
@@ -53,11 +55,9 @@ int main(int argc, char** argv) {
       break;
   }
   caf::actor_system_config cfg;
-  actorflow::init(cfg);
-  if (auto err = cfg.parse(argc - i + 1, argv + i - 1)) {
-    std::cerr << "error: " << cfg.render(err) << '\n';
-    return EXIT_FAILURE;
-  }
+  if (auto rc = example::configure(cfg, argc - i + 1, argv + i - 1,
+                                   "stats_stream"))
+    return *rc;
   caf::actor_system sys{cfg};
   using namespace std::chrono_literals;
   uint64_t checksum = 0;

@@ -46,6 +46,7 @@
 
 #include "actorflow/all.hpp"
 
+#include "example_support.hpp"
 #include "wordfreq_common.hpp"
 
 using namespace wordfreq;
@@ -113,15 +114,10 @@ int main(int argc, char** argv) {
   if (auto rc = parse_command_line(argc, argv, opts, prog); rc >= 0)
     return rc;
   caf::actor_system_config cfg;
-  actorflow::init(cfg);
-  if (auto err = cfg.parse(static_cast<int>(opts.caf_args.size()),
-                           opts.caf_args.data())) {
-    std::cerr << prog << ": error: " << cfg.render(err) << '\n';
-    usage(std::cerr, prog);
-    return 2;
-  }
-  if (cfg.cli_helptext_printed)
-    return EXIT_SUCCESS;
+  if (auto rc = example::configure(
+        cfg, static_cast<int>(opts.caf_args.size()), opts.caf_args.data(), prog,
+        [prog](std::ostream& os) { usage(os, prog); }))
+    return *rc;
   caf::actor_system sys{cfg};
 
   std::atomic<uint64_t> unreadable{0};

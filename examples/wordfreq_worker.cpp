@@ -45,6 +45,7 @@
 
 #include "actorflow/all.hpp"
 
+#include "example_support.hpp"
 #include "wordfreq_common.hpp"
 
 using namespace wordfreq;
@@ -196,15 +197,10 @@ int main(int argc, char** argv) {
     return rc;
   const auto workers = opts.workers;
   caf::actor_system_config cfg;
-  actorflow::init(cfg);
-  if (auto err = cfg.parse(static_cast<int>(opts.caf_args.size()),
-                           opts.caf_args.data())) {
-    std::cerr << prog << ": error: " << cfg.render(err) << '\n';
-    usage(std::cerr, prog);
-    return 2;
-  }
-  if (cfg.cli_helptext_printed)
-    return EXIT_SUCCESS;
+  if (auto rc = example::configure(
+        cfg, static_cast<int>(opts.caf_args.size()), opts.caf_args.data(), prog,
+        [prog](std::ostream& os) { usage(os, prog); }))
+    return *rc;
   caf::actor_system sys{cfg};
 
   // -- pipeline --------------------------------------------------------------

@@ -40,7 +40,12 @@ using namespace std::chrono_literals;
 using actorflow::error_code;
 using actorflow::run_options;
 using actorflow_test::contains;
+using actorflow_test::error_of;
+using actorflow_test::has_code;
+using actorflow_test::run_bounded;
 using actorflow_test::system_fixture;
+using actorflow_test::text;
+using actorflow_test::value_of;
 namespace utf = boost::unit_test;
 
 namespace {
@@ -48,46 +53,6 @@ namespace {
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using go_atom = caf::atom_constant<caf::atom("go")>;
-
-template <class R>
-R value_of(caf::expected<R> res) {
-  if (!res)
-    BOOST_FAIL(
-      "the pipeline failed: " << actorflow::to_string_any(res.error()));
-  return std::move(*res);
-}
-
-template <class R>
-caf::error error_of(caf::expected<R> res) {
-  BOOST_TEST_REQUIRE(!res, "the pipeline succeeded, expected an error");
-  return std::move(res.error());
-}
-
-/// Runs `p`; a hang fails the test case (the pipeline is cancelled after
-/// `limit`) instead of stalling it.
-template <class R>
-caf::expected<R> run_bounded(actorflow::pipeline<R> p, caf::actor_system& sys,
-                             run_options ro = {},
-                             std::chrono::milliseconds limit = 10s) {
-  auto run = std::move(p).start(sys, ro);
-  auto waiter = std::async(std::launch::async,
-                           [run]() mutable { return run.wait(); });
-  if (waiter.wait_for(limit) != std::future_status::ready) {
-    BOOST_ERROR("the pipeline did not end within " << limit.count()
-                                                   << " ms (hang): cancelled");
-    run.cancel();
-  }
-  return waiter.get();
-}
-
-bool has_code(const caf::error& err, error_code code) {
-  return err.category() == actorflow::error_category
-         && err.code() == static_cast<uint8_t>(code);
-}
-
-std::string text(const caf::error& err) {
-  return actorflow::what(err);
-}
 
 std::vector<int> iota_vec(int n) {
   std::vector<int> xs(static_cast<size_t>(n));

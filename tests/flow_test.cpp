@@ -47,7 +47,12 @@ using actorflow::error_code;
 using actorflow::run_options;
 using actorflow::stage_options;
 using actorflow::task;
+using actorflow_test::error_of;
+using actorflow_test::has_code;
+using actorflow_test::run_bounded;
 using actorflow_test::system_fixture;
+using actorflow_test::text;
+using actorflow_test::value_of;
 namespace utf = boost::unit_test;
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -74,50 +79,6 @@ std::vector<i64> random_values(uint64_t seed, size_t n, i64 lo = 0,
   for (auto& x : xs)
     x = dist(rng);
   return xs;
-}
-
-/// The result of a run that must succeed (the test case stops otherwise).
-template <class R>
-R value_of(caf::expected<R> res) {
-  // (The message of BOOST_TEST_REQUIRE is evaluated eagerly: no res.error()
-  // there.)
-  if (!res)
-    BOOST_FAIL(
-      "the pipeline failed: " << actorflow::to_string_any(res.error()));
-  return std::move(*res);
-}
-
-/// The error of a run that must fail (the test case stops otherwise).
-template <class R>
-caf::error error_of(caf::expected<R> res) {
-  BOOST_TEST_REQUIRE(!res, "the pipeline succeeded, expected an error");
-  return std::move(res.error());
-}
-
-/// Runs `p` like run(), but a hang fails the test case instead of stalling
-/// it: after `limit` the pipeline is cancelled (and its error returned).
-template <class R>
-caf::expected<R> run_bounded(actorflow::pipeline<R> p, caf::actor_system& sys,
-                             run_options ro = {},
-                             std::chrono::milliseconds limit = 10s) {
-  auto run = std::move(p).start(sys, ro);
-  auto waiter = std::async(std::launch::async,
-                           [run]() mutable { return run.wait(); });
-  if (waiter.wait_for(limit) != std::future_status::ready) {
-    BOOST_ERROR("the pipeline did not end within " << limit.count()
-                                                   << " ms (hang): cancelled");
-    run.cancel();
-  }
-  return waiter.get();
-}
-
-bool has_code(const caf::error& err, error_code code) {
-  return err.category() == actorflow::error_category
-         && err.code() == static_cast<uint8_t>(code);
-}
-
-std::string text(const caf::error& err) {
-  return actorflow::what(err);
 }
 
 template <class T>

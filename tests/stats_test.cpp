@@ -51,6 +51,7 @@ using actorflow::stage_stats;
 using actorflow::task;
 using actorflow_test::eventually;
 using actorflow_test::system_fixture;
+using actorflow_test::value_of;
 namespace utf = boost::unit_test;
 
 namespace {
@@ -124,14 +125,6 @@ size_t count(const std::string& haystack, const std::string& needle) {
        pos = haystack.find(needle, pos + needle.size()))
     ++n;
   return n;
-}
-
-template <class R>
-R value_of(caf::expected<R> res) {
-  if (!res)
-    BOOST_FAIL(
-      "the pipeline failed: " << actorflow::to_string_any(res.error()));
-  return std::move(*res);
 }
 
 /// Checks the shape of a Graphviz digraph from `to_dot`: header and footer,

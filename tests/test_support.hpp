@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <ostream>
@@ -119,6 +120,54 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 5000ms) {
 
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+// -- pipeline results ----------------------------------------------------------
+
+/// The result of a run that must succeed (the test case stops otherwise).
+template <class R>
+R value_of(caf::expected<R> res) {
+  // (The message of BOOST_TEST_REQUIRE is evaluated eagerly: no res.error()
+  // there.)
+  if (!res)
+    BOOST_FAIL(
+      "the pipeline failed: " << actorflow::to_string_any(res.error()));
+  return std::move(*res);
+}
+
+/// The error of a run that must fail (the test case stops otherwise).
+template <class R>
+caf::error error_of(caf::expected<R> res) {
+  BOOST_TEST_REQUIRE(!res, "the pipeline succeeded, expected an error");
+  return std::move(res.error());
+}
+
+/// Runs `p` like run(), but a hang fails the test case instead of stalling
+/// it: after `limit` the pipeline is cancelled (and its error returned).
+template <class R>
+caf::expected<R> run_bounded(actorflow::pipeline<R> p, caf::actor_system& sys,
+                             actorflow::run_options ro = {},
+                             std::chrono::milliseconds limit = 10s) {
+  auto run = std::move(p).start(sys, ro);
+  auto waiter = std::async(std::launch::async,
+                           [run]() mutable { return run.wait(); });
+  if (waiter.wait_for(limit) != std::future_status::ready) {
+    BOOST_ERROR("the pipeline did not end within " << limit.count()
+                                                   << " ms (hang): cancelled");
+    run.cancel();
+  }
+  return waiter.get();
+}
+
+/// True if `err` is actorflow's error `code`.
+inline bool has_code(const caf::error& err, actorflow::error_code code) {
+  return err.category() == actorflow::error_category
+         && err.code() == static_cast<uint8_t>(code);
+}
+
+/// The text of an error, for BOOST_TEST(contains(text(err), "...")).
+inline std::string text(const caf::error& err) {
+  return actorflow::what(err);
 }
 
 } // namespace actorflow_test
