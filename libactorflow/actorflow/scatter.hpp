@@ -185,11 +185,15 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
       window = std::max(window, workers);
       auto in
         = ctx.make_channel<T>({.capacity = so.capacity, .batch = so.batch});
-      // Unless told otherwise, workers adapt their read-ahead to about 100 us
+      // Unless told otherwise, workers adapt their read-ahead to about 400 us
       // of work: dispatch stays demand-driven for slow items (a busy worker
       // does not sit on items an idle one could take), while cheap items
-      // travel in large batches (a message costs about as much as a
-      // microsecond of work).
+      // travel in large batches. A worker asks for more every half window,
+      // and each such round trip (pull, items, results push, their channel
+      // actors) costs a few microseconds of CPU: at 100 us that was 5-15%
+      // of the work of 1-10 us items (bench_parallel's CPU share of f), at
+      // 400 us it is 1-4% for 10 us items (1 us items hit the work channel's
+      // window of 256 items first).
       auto work_batch = static_cast<uint32_t>(
         std::clamp<size_t>(window / (4 * workers), 1, 128));
       stage_options wo{.capacity = window, .batch = work_batch};
@@ -198,7 +202,7 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
         wo.read_ahead = so.read_ahead;
         wo.capacity = std::max<size_t>(window, size_t{so.read_ahead} * workers);
       } else {
-        adapt = std::chrono::microseconds(100);
+        adapt = std::chrono::microseconds(400);
       }
       auto work = ctx.make_channel<job>(wo, adapt);
       auto results = ctx.make_channel<done>({.capacity = window});
