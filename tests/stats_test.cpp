@@ -215,7 +215,7 @@ BOOST_FIXTURE_TEST_CASE(linear_pipeline_counts_are_exact, system_fixture,
 }
 
 //! Contract: parallel_then's actors count their own items (the workers'
-//! inputs add up to N), the reorder tokens count as no stage's items and are
+//! inputs add up to N), the reorder gate's wake-up tokens count as no stage's items and are
 //! drawn as a control edge from the gather back to the scatter; a fan-out
 //! edge counts what its receiver took, a fan-in edge what its sender sent.
 BOOST_FIXTURE_TEST_CASE(parallel_then_counts_per_actor, system_fixture,
@@ -275,7 +275,8 @@ BOOST_FIXTURE_TEST_CASE(parallel_then_counts_per_actor, system_fixture,
   auto tokens = one("parallel_then#2.gather", "parallel_then#2.scatter");
   BOOST_TEST(tokens.control);
   BOOST_TEST(tokens.capacity == 16u);
-  BOOST_TEST(tokens.items >= uint64_t{n}); // one per item the scatter sent
+  // One wake-up per time the scatter ran out of window, not one per item.
+  BOOST_TEST(tokens.items <= uint64_t{n});
   BOOST_TEST(one("parallel_then#2.gather", "sink#3").items == uint64_t{n});
   auto dot = st.to_dot();
   check_dot(dot, st);

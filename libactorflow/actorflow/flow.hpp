@@ -53,7 +53,7 @@ struct stage_options {
   /// How many items the stage asks for ahead of its work (its receiver's
   /// read-ahead); 0 picks two batches, at most half the capacity. For
   /// `parallel_then` and `route_by_key`: the read-ahead of each worker
-  /// (`parallel_then`'s default adapts to about 100 us of the worker's
+  /// (`parallel_then`'s default adapts to about 400 us of the worker's
   /// measured work). Independent of `concurrency`.
   uint32_t read_ahead = 0;
   /// How many calls of a coroutine `f` (returning `task<U>`) one stage actor
@@ -842,7 +842,7 @@ public:
   /// capacity, at least 64 per worker) are between the dispatcher
   /// and the gather at any time, so the gather's reorder buffer is bounded
   /// even when one item is slow: dispatch then holds back. Each worker
-  /// reads `so.read_ahead` items ahead (default: about 100 us of
+  /// reads `so.read_ahead` items ahead (default: about 400 us of
   /// its measured work) and, for a coroutine
   /// `f`, has up to `so.concurrency` calls in flight. `n == 0` is an error.
   ///

@@ -10,14 +10,19 @@
 //            -> gather (restores order, returns one token per emitted item)
 //            -> downstream
 //
-// The tokens bound the items between scatter and gather to `window`, so the
-// gather's reorder buffer never holds more than `window` items, however slow
-// the item at its head is.
+// A reorder gate bounds the items between scatter and gather to `window`, so
+// the gather's reorder buffer never holds more than `window` items, however
+// slow the item at its head is: the gather counts the items it emitted in an
+// atomic shared with the scatter, the scatter dispatches item `seq` only while
+// `seq - emitted < window`, and when it has to wait it parks and the gather
+// wakes it with one token (on a control channel) once half the window is free.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -64,6 +69,64 @@ inspect(Inspector& f, maybe<U>& x) {
   });
   return f(flag, helper);
 }
+
+/// The reorder gate of an ordered parallel stage, shared by its scatter and
+/// gather (two actors of one process). The gather publishes how many items it
+/// emitted; the scatter reads that instead of taking a token per item and
+/// only when it runs out of window does it park and wait for one wake-up
+/// token, which the gather sends once enough of the window is free again.
+///
+/// Parking is a Dekker handshake on two sequentially consistent atomics: the
+/// scatter stores `parked` and then reads `emitted`, the gather stores
+/// `emitted` and then reads `parked`, so at least one of them sees the other's
+/// store and a wake-up is never lost. Whoever clears `parked` (the scatter
+/// cancelling, or the gather claiming the wake-up) decides whether a token
+/// travels, so exactly one token answers each claimed park.
+struct reorder_gate {
+  explicit reorder_gate(uint64_t window) : window(window) {
+    // nop
+  }
+
+  /// How many items the scatter may dispatch ahead of the gather's output.
+  const uint64_t window;
+
+  /// Items the gather emitted (in order) so far.
+  std::atomic<uint64_t> emitted{0};
+
+  /// Non-zero while the scatter is parked: the value of `emitted` at which
+  /// it wants to be woken.
+  std::atomic<uint64_t> parked{0};
+
+  /// Scatter: true if item `seq` may go out now.
+  bool open(uint64_t seq) const noexcept {
+    return seq - emitted.load(std::memory_order_acquire) < window;
+  }
+
+  /// Scatter, when `open(seq)` returned false: parks. Returns true if the
+  /// scatter must now wait for a wake-up token, false if it may go on (the
+  /// gather caught up meanwhile and no token will come).
+  bool park(uint64_t seq) noexcept {
+    // Wake when half the window (at least the one slot `seq` needs) is free.
+    auto want = seq + 1 - window + window / 2;
+    parked.store(want, std::memory_order_seq_cst);
+    if (emitted.load(std::memory_order_seq_cst) < want)
+      return true;
+    // Caught up: cancel the park, unless the gather claimed it already.
+    auto expected = want;
+    return !parked.compare_exchange_strong(expected, 0,
+                                           std::memory_order_seq_cst);
+  }
+
+  /// Gather: publishes `n` emitted items. Returns true if it claimed the
+  /// scatter's park and must send it one wake-up token.
+  bool publish(uint64_t n) noexcept {
+    emitted.store(n, std::memory_order_seq_cst);
+    auto want = parked.load(std::memory_order_seq_cst);
+    if (want == 0 || n < want)
+      return false;
+    return parked.compare_exchange_strong(want, 0, std::memory_order_seq_cst);
+  }
+};
 
 } // namespace detail
 
@@ -122,11 +185,15 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
       window = std::max(window, workers);
       auto in
         = ctx.make_channel<T>({.capacity = so.capacity, .batch = so.batch});
-      // Unless told otherwise, workers adapt their read-ahead to about 100 us
+      // Unless told otherwise, workers adapt their read-ahead to about 400 us
       // of work: dispatch stays demand-driven for slow items (a busy worker
       // does not sit on items an idle one could take), while cheap items
-      // travel in large batches (a message costs about as much as a
-      // microsecond of work).
+      // travel in large batches. A worker asks for more every half window,
+      // and each such round trip (pull, items, results push, their channel
+      // actors) costs a few microseconds of CPU: at 100 us that was 5-15%
+      // of the work of 1-10 us items (bench_parallel's CPU share of f), at
+      // 400 us it is 1-4% for 10 us items (1 us items hit the work channel's
+      // window of 256 items first).
       auto work_batch = static_cast<uint32_t>(
         std::clamp<size_t>(window / (4 * workers), 1, 128));
       stage_options wo{.capacity = window, .batch = work_batch};
@@ -135,7 +202,7 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
         wo.read_ahead = so.read_ahead;
         wo.capacity = std::max<size_t>(window, size_t{so.read_ahead} * workers);
       } else {
-        adapt = std::chrono::microseconds(100);
+        adapt = std::chrono::microseconds(400);
       }
       auto work = ctx.make_channel<job>(wo, adapt);
       auto results = ctx.make_channel<done>({.capacity = window});
@@ -146,23 +213,29 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
       build(ctx, std::move(in->tx));
       auto base = ctx.stage_name(op);
       // -- scatter --
+      auto gate = std::make_shared<detail::reorder_gate>(window);
       ctx.spawn(
         base + ".scatter",
-        [](receiver<T> in, receiver<uint8_t> tokens,
-           sender<job> work) -> task<> {
+        [](receiver<T> in, receiver<uint8_t> tokens, sender<job> work,
+           std::shared_ptr<detail::reorder_gate> gate) -> task<> {
+          (void)gate; // unordered: no gate
           for (uint64_t seq = 0;; ++seq) {
             auto x = co_await in.recv();
             if (!x)
               co_return;
             if constexpr (Ordered) {
-              if (!co_await tokens.recv())
-                co_return;
+              // Wait until the gather emitted item seq - window; a closed
+              // token channel means the gather is gone.
+              if (!gate->open(seq) && gate->park(seq)) {
+                if (!co_await tokens.recv())
+                  co_return;
+              }
             }
             if (!co_await work.send(job{seq, std::move(*x)}))
               co_return;
           }
         },
-        std::move(in->rx), std::move(tokens->rx), std::move(work->tx));
+        std::move(in->rx), std::move(tokens->rx), std::move(work->tx), gate);
       // -- workers --
       for (size_t i = 0; i < workers; ++i) {
         ctx.spawn(
@@ -213,18 +286,16 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
       // -- gather --
       ctx.spawn(
         base + ".gather",
-        [window](receiver<done> results, sender<uint8_t> tokens,
-                 sender<U> out) -> task<> {
+        [window](receiver<done> results, sender<uint8_t> tokens, sender<U> out,
+                 std::shared_ptr<detail::reorder_gate> gate) -> task<> {
           if constexpr (Ordered) {
-            for (size_t i = 0; i < window; ++i)
-              if (!co_await tokens.send(uint8_t{0}))
-                break;
             // Slot i holds the result of the item with sequence number i
             // (mod window) once it arrived; an empty one was dropped.
             std::vector<std::optional<detail::maybe<U>>> pending(window);
             uint64_t next = 0;
             while (auto r = co_await results.recv()) {
               pending[r->first % window].emplace(std::move(r->second));
+              auto before = next;
               for (;;) {
                 auto& head = pending[next % window];
                 if (!head)
@@ -234,10 +305,12 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
                 ++next;
                 if (y.value && !co_await out.send(std::move(*y.value)))
                   co_return;
-                (void)co_await tokens.send(uint8_t{0});
               }
+              if (next != before && gate->publish(next))
+                (void)co_await tokens.send(uint8_t{0});
             }
           } else {
+            (void)gate;
             tokens.close();
             while (auto r = co_await results.recv())
               if (r->second.value
@@ -245,7 +318,8 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
                 co_return;
           }
         },
-        std::move(results->rx), std::move(tokens->tx), std::move(out));
+        std::move(results->rx), std::move(tokens->tx), std::move(out),
+        std::move(gate));
     }};
   }
 }
