@@ -160,4 +160,50 @@ inline result run_tbb(tbb::task_arena& arena, const par_options& opt,
   return {seconds_since(t0), h};
 }
 
+/// Runs variant `id` (s: sequential, o: ordered, u: unordered, c: chunked,
+/// t: oneTBB) on `w` and verifies it against `ref` (which the
+/// first sequential run, or the first run of any variant, fills in);
+/// returns the wall time.
+inline double run_par_variant(char id, caf::actor_system& sys,
+                              tbb::task_arena& arena, const par_options& opt,
+                              const workload& w, std::optional<checksum>& ref) {
+  if (id == 's') {
+    auto t0 = clock_type::now();
+    auto c = sequential(w);
+    auto dt = seconds_since(t0);
+    if (!ref)
+      ref = c;
+    else if (c.ordered != ref->ordered || c.sum != ref->sum)
+      die("variant s: the sequential loop is not deterministic");
+    return dt;
+  }
+  if (!ref)
+    ref = sequential(w);
+  result r{};
+  uint64_t expected = ref->ordered;
+  switch (id) {
+    case 'o':
+      r = run_af_ordered(sys, opt, w);
+      break;
+    case 'u':
+      r = run_af_unordered(sys, opt, w);
+      expected = ref->sum;
+      break;
+    case 'c':
+      r = run_af_chunked(sys, opt, w);
+      break;
+    default:
+      r = run_tbb(arena, opt, w);
+      break;
+  }
+  if (r.value != expected) {
+    std::ostringstream os;
+    os << "variant " << id << ": wrong checksum for " << w.us
+       << " us, N=" << w.items << ": got " << r.value << ", expected "
+       << expected;
+    die(os.str());
+  }
+  return r.seconds;
+}
+
 } // namespace bench

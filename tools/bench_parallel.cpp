@@ -198,47 +198,8 @@ public:
         ids_.push_back(v.id);
   }
 
-  /// Runs variant `id` on `w` and verifies it against `ref` (which the
-  /// first sequential run, or the first run of any variant, fills in);
-  /// returns the wall time.
   double run(char id, const workload& w, std::optional<checksum>& ref) {
-    if (id == 's') {
-      auto t0 = clock_type::now();
-      auto c = sequential(w);
-      auto dt = seconds_since(t0);
-      if (!ref)
-        ref = c;
-      else if (c.ordered != ref->ordered || c.sum != ref->sum)
-        die("variant s: the sequential loop is not deterministic");
-      return dt;
-    }
-    if (!ref)
-      ref = sequential(w);
-    result r{};
-    uint64_t expected = ref->ordered;
-    switch (id) {
-      case 'o':
-        r = run_af_ordered(sys_, opt_, w);
-        break;
-      case 'u':
-        r = run_af_unordered(sys_, opt_, w);
-        expected = ref->sum;
-        break;
-      case 'c':
-        r = run_af_chunked(sys_, opt_, w);
-        break;
-      default:
-        r = run_tbb(arena_, opt_, w);
-        break;
-    }
-    if (r.value != expected) {
-      std::ostringstream os;
-      os << "variant " << id << ": wrong checksum for " << w.us
-         << " us, N=" << w.items << ": got " << r.value << ", expected "
-         << expected;
-      die(os.str());
-    }
-    return r.seconds;
+    return run_par_variant(id, sys_, arena_, opt_, w, ref);
   }
 
   /// `budget`: seconds the timed rounds may take (0: no limit). With a
