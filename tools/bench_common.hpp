@@ -171,6 +171,27 @@ inline std::optional<int> configure(caf::actor_system_config& cfg,
   return std::nullopt;
 }
 
+/// The start of a tool's main: names the program, parses argv with `parse`
+/// (own options into `opt`, the rest returned for CAF and stored in
+/// `caf_args`), prints `usage` on --help and fills `cfg` (see configure).
+/// Returns an exit code if the program should stop now.
+template <class Options>
+std::optional<int> start(const char* name, int argc, char** argv, Options& opt,
+                         std::vector<std::string> (*parse)(int, char**,
+                                                           Options&, bool&),
+                         void (*usage)(std::ostream&),
+                         caf::actor_system_config& cfg,
+                         std::vector<std::string>& caf_args) {
+  program_name() = name;
+  bool help = false;
+  caf_args = parse(argc, argv, opt, help);
+  if (help) {
+    usage(std::cout);
+    return 0;
+  }
+  return configure(cfg, caf_args, opt.scheduler_threads, usage);
+}
+
 // -- statistics and formatting ------------------------------------------------
 
 struct stats {

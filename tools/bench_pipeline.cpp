@@ -209,16 +209,11 @@ std::string describe_probe(const af_probe& p, size_t capacity) {
 } // namespace
 
 int main(int argc, char** argv) {
-  program_name() = "bench_pipeline";
   options opt;
-  bool help = false;
-  auto caf_args = parse_args(argc, argv, opt, help);
-  if (help) {
-    usage(std::cout);
-    return 0;
-  }
   caf::actor_system_config cfg;
-  if (auto rc = configure(cfg, caf_args, opt.scheduler_threads, usage))
+  std::vector<std::string> caf_args;
+  if (auto rc = start("bench_pipeline", argc, argv, opt, parse_args, usage, cfg,
+                      caf_args))
     return *rc;
   caf::actor_system sys{cfg};
 

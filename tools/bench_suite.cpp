@@ -32,6 +32,7 @@
 //                  on stdout only)
 //   --remote PATH  the bench_remote binary (default: next to this one)
 //   --command TXT  the command line quoted at the top of the Markdown
+//   --note TXT     a remark for the header (e.g. what else ran meanwhile)
 // Internal: --child m1|s1-af|s1-caf --items N runs one measurement in this
 // (fresh) process and prints one CSV line.
 
@@ -60,6 +61,7 @@ struct options {
   std::string out_dir;
   std::string remote;
   std::string command = "bash tools/bench_suite.sh";
+  std::string note;
   std::string child;
   int64_t items = 0;
   int64_t scheduler_threads = 0;
@@ -68,7 +70,8 @@ struct options {
 void usage(std::ostream& out) {
   out << "usage: bench_suite [--quick] [--scale S] [--runs R] [--only "
          "w1,w2,w3,w4,m1,s1,d1]\n"
-         "                   [--out DIR] [--remote PATH] [--command TEXT]\n"
+         "                   [--out DIR] [--remote PATH] [--command TEXT] "
+         "[--note TEXT]\n"
          "                   [--scheduler-threads T] [CAF options]\n"
          "Runs the workloads of issue 5 (W1-W4, M1, S1, D1), verifies each "
          "result and\nwrites Markdown (+ SVG charts with --out).\n";
@@ -92,6 +95,8 @@ std::vector<std::string> parse_args(int argc, char** argv, options& opt,
       opt.remote = arg.value();
     else if (name == "--command")
       opt.command = arg.value();
+    else if (name == "--note")
+      opt.note = arg.value();
     else if (name == "--child")
       opt.child = arg.value();
     else if (name == "--items")
@@ -851,19 +856,14 @@ std::string utc_now() {
 } // namespace
 
 int main(int argc, char** argv) {
-  program_name() = "bench_suite";
   options opt;
-  bool help = false;
-  auto caf_args = parse_args(argc, argv, opt, help);
-  if (help) {
-    usage(std::cout);
-    return 0;
-  }
+  caf::actor_system_config cfg;
+  std::vector<std::string> caf_args;
+  if (auto rc = start("bench_suite", argc, argv, opt, parse_args, usage, cfg,
+                      caf_args))
+    return *rc;
   if (opt.scale <= 0 || opt.scale > 100)
     die("--scale must be in (0, 100]");
-  caf::actor_system_config cfg;
-  if (auto rc = configure(cfg, caf_args, opt.scheduler_threads, usage))
-    return *rc;
   if (opt.scheduler_threads > 0)
     caf_args.push_back("--scheduler.max-threads="
                        + std::to_string(opt.scheduler_threads));
@@ -879,7 +879,9 @@ int main(int argc, char** argv) {
   auto load_start = loadavg();
   std::vector<section> secs;
   std::map<std::string, std::string> svgs;
+  std::vector<std::pair<std::string, std::string>> loads;
   auto progress = [&](const std::string& what) {
+    loads.emplace_back(what, loadavg());
     std::cerr << "bench_suite: " << what << " ("
               << fmt(seconds_since(t_start), 0) << " s, load " << loadavg()
               << ")\n";
@@ -948,7 +950,13 @@ int main(int argc, char** argv) {
         "build) may compete for the cores during the run, which lowers every "
         "figure that needs both cores (W2-W4 efficiencies in particular); "
         "ratios between variants of one workload are measured interleaved, "
-        "round by round.\n\n";
+        "round by round. Load average when each workload started:";
+  for (auto& [what, load] : loads)
+    md << ' ' << what << ' ' << load << ';';
+  md << " end " << loadavg() << ".";
+  if (!opt.note.empty())
+    md << ' ' << opt.note;
+  md << "\n\n";
   bool all_met = true;
   md << "## Targets (issue 5, section 2)\n\n| target | measured | met |\n"
         "|---|---:|---|\n";
