@@ -455,8 +455,12 @@ section run_parallel(caf::actor_system& sys, const options& opt,
      << rate_tables(ss)
      << "\nEfficiency = items/s / (2 x items/s of the sequential loop, which "
         "does the same total work); 1.0 = the 2-core limit.\n\n"
+     << "CPU share of f = sequential CPU ns/item / the variant's CPU ns/item: "
+        "the fraction of the CPU the variant burned that went into f. "
+        "Efficiency <= CPU share; unlike efficiency it barely moves when other "
+        "processes take one of the cores.\n\n"
      << "| variant | efficiency (median of medians) | per-round "
-        "[min, max] |\n|---|---:|---:|\n";
+        "[min, max] | CPU share of f |\n|---|---:|---:|---:|\n";
   auto seq = median_of(ss, "s");
   std::map<char, double> effs;
   for (size_t k = 1; k < vs.size(); ++k) {
@@ -464,7 +468,10 @@ section run_parallel(caf::actor_system& sys, const options& opt,
     effs[vs[k].first] = summarize(ss[k].values).median / (2 * seq);
     os << "| " << ss[k].label << " | " << fmt(effs[vs[k].first], 3) << " | "
        << fmt(e.median, 3) << " [" << fmt(e.min, 3) << ", " << fmt(e.max, 3)
-       << "] |\n";
+       << "] | "
+       << fmt(summarize(ss[0].cpu_ns).median / summarize(ss[k].cpu_ns).median,
+              3)
+       << " |\n";
   }
   os << "\n![" << id << "](" << id << ".svg)\n";
   sec.text = os.str();
