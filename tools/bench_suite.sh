@@ -26,5 +26,8 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 cmake --build "$build" --target bench_suite bench_remote -j2
 cd "$root"
-exec "$build/tools/bench_suite" --out "$out" \
-  --command "bash tools/bench_suite.sh${*:+ $*}" "$@"
+cmd="bash tools/bench_suite.sh"
+for arg in "$@"; do
+  cmd+=" $(printf '%q' "$arg")"
+done
+exec "$build/tools/bench_suite" --out "$out" --command "$cmd" "$@"
