@@ -24,7 +24,7 @@
 // Usage: bench_suite [--quick] [--scale S] [--runs R] [--only LIST]
 //                    [--out DIR] [--remote PATH] [--command TEXT]
 //                    [CAF options, e.g. --scheduler.max-threads=2]
-//   --quick        smaller sizes and fewer runs (a smoke run of ~1 minute)
+//   --quick        10x smaller sizes, at most 3 runs (a smoke run, ~15-30 s)
 //   --scale S      multiplies every size (after --quick); e.g. 0.01
 //   --runs R       timed runs of each variant (default 5 for W1, 3 else)
 //   --only LIST    comma-separated subset of w1,w2,w3,w4,m1,s1,d1

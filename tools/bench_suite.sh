@@ -2,11 +2,11 @@
 # The benchmark suite of issue 5 in one command (see README, "Benchmark
 # suite"): builds bench_suite and bench_remote (Release) in $BUILD_DIR
 # (default: build/) and runs every workload (W1-W4, M1, S1, D1), writing
-# docs/benchmarks/README.md and docs/benchmarks/*.svg. About 5 minutes on 2
+# docs/benchmarks/README.md and docs/benchmarks/*.svg. About 4-5 minutes on 2
 # cores.
 #
 #   bash tools/bench_suite.sh            # full run, updates docs/benchmarks/
-#   bash tools/bench_suite.sh --quick    # smoke run (~1 minute), written to
+#   bash tools/bench_suite.sh --quick    # smoke run (~15-30 s), written to
 #                                        # $BUILD_DIR/bench-quick/
 #
 # Other arguments go to bench_suite (--scale S, --runs R, --only w1,m1, --out
