@@ -59,56 +59,20 @@
 // --work-stealing.aggressive-poll-attempts=0) goes to CAF's cfg.parse, as
 // does everything after `--`.
 
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <ctime>
-#include <exception>
-#include <fstream>
-#include <iostream>
-#include <limits>
-#include <optional>
-#include <sstream>
-#include <stdexcept>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/all.hpp>
-
-#include <oneapi/tbb/parallel_pipeline.h>
-#include <oneapi/tbb/task_arena.h>
-
-#include "actorflow/all.hpp"
+#include "bench_par.hpp"
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-[[noreturn]] void die(const std::string& what) {
-  std::cerr << "bench_parallel: " << what << '\n';
-  std::exit(1);
-}
+using namespace bench;
 
 // -- options ------------------------------------------------------------------
 
-struct options {
+struct options : par_options {
   std::vector<double> work_us = {10.0, 1.0};
   double scale = 1.0;
   int64_t items = 0; // 0: 2e6 / us * scale
   int runs = 3;
   std::string variants = "sout";
-  size_t workers = 2;
-  size_t window = 0;
-  size_t capacity = 1024;
-  uint32_t batch = 0;
-  size_t tbb_tokens = 0; // 0: 4 * workers
-  size_t chunk = 64;
   double iters_per_us = 0;
   bool warmup = true;
   double budget = 80;
@@ -137,58 +101,15 @@ void usage(std::ostream& out) {
          "`bench_parallel -- --long-help` lists CAF's options.\n";
 }
 
-double to_double(const std::string& opt, const std::string& text) {
-  try {
-    size_t used = 0;
-    auto x = std::stod(text, &used);
-    if (used != text.size() || !std::isfinite(x))
-      throw std::invalid_argument("trailing characters");
-    return x;
-  } catch (const std::exception&) {
-    die("option " + opt + " expects a number, got '" + text + "'");
-  }
-}
-
-int64_t to_int(const std::string& opt, const std::string& text) {
-  try {
-    size_t used = 0;
-    auto x = std::stoll(text, &used);
-    if (used != text.size())
-      throw std::invalid_argument("trailing characters");
-    return x;
-  } catch (const std::exception&) {
-    die("option " + opt + " expects an integer, got '" + text + "'");
-  }
-}
-
 /// Parses our own options; returns the arguments meant for CAF.
 std::vector<std::string> parse_args(int argc, char** argv, options& opt,
                                     bool& help) {
-  std::vector<std::string> caf_args;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") {
-      for (++i; i < argc; ++i)
-        caf_args.emplace_back(argv[i]);
-      break;
-    }
-    std::string name = arg;
-    std::optional<std::string> value;
-    if (auto eq = arg.find('=');
-        arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-    }
-    auto next = [&]() -> std::string {
-      if (value)
-        return *value;
-      if (i + 1 >= argc)
-        die("option " + name + " expects a value");
-      return argv[++i];
-    };
+  opt.tbb_tokens = 0; // 0: 4 * workers
+  auto caf_args = parse_command_line(argc, argv, help, [&](option_arg& arg) {
+    auto& name = arg.name;
     if (name == "--work") {
       opt.work_us.clear();
-      std::istringstream in{next()};
+      std::istringstream in{arg.value()};
       for (std::string part; std::getline(in, part, ',');) {
         auto us = to_double(name, part);
         if (us <= 0 || us > 1e6)
@@ -198,290 +119,58 @@ std::vector<std::string> parse_args(int argc, char** argv, options& opt,
       if (opt.work_us.empty())
         die("--work expects at least one value");
     } else if (name == "--scale") {
-      opt.scale = to_double(name, next());
+      opt.scale = to_double(name, arg.value());
       if (opt.scale <= 0 || opt.scale > 1000)
         die("--scale must be in (0, 1000]");
     } else if (name == "--items") {
-      opt.items = to_int(name, next());
-      if (opt.items < 1 || opt.items > 1'000'000'000)
-        die("--items must be in [1, 1000000000]");
+      opt.items = to_int_in(name, arg.value(), 1, 1'000'000'000);
     } else if (name == "--runs") {
-      opt.runs = static_cast<int>(to_int(name, next()));
+      opt.runs = static_cast<int>(to_int(name, arg.value()));
     } else if (name == "--variants") {
-      opt.variants = next();
+      opt.variants = arg.value();
     } else if (name == "--workers") {
-      auto n = to_int(name, next());
-      if (n < 1 || n > 256)
-        die("--workers must be in [1, 256]");
-      opt.workers = static_cast<size_t>(n);
+      opt.workers = static_cast<size_t>(to_int_in(name, arg.value(), 1, 256));
     } else if (name == "--window") {
-      auto w = to_int(name, next());
-      if (w < 0 || w > 1'000'000)
-        die("--window must be in [0, 1000000]");
-      opt.window = static_cast<size_t>(w);
+      opt.window
+        = static_cast<size_t>(to_int_in(name, arg.value(), 0, 1'000'000));
     } else if (name == "--capacity") {
-      auto c = to_int(name, next());
-      if (c < 1 || c > 1'000'000'000)
-        die("--capacity must be in [1, 1000000000]");
-      opt.capacity = static_cast<size_t>(c);
+      opt.capacity
+        = static_cast<size_t>(to_int_in(name, arg.value(), 1, 1'000'000'000));
     } else if (name == "--batch") {
-      auto k = to_int(name, next());
-      if (k < 0 || k > 1'000'000)
-        die("--batch must be in [0, 1000000]");
-      opt.batch = static_cast<uint32_t>(k);
+      opt.batch
+        = static_cast<uint32_t>(to_int_in(name, arg.value(), 0, 1'000'000));
     } else if (name == "--tbb-tokens") {
-      auto t = to_int(name, next());
-      if (t < 1 || t > 1'000'000)
-        die("--tbb-tokens must be in [1, 1000000]");
-      opt.tbb_tokens = static_cast<size_t>(t);
+      opt.tbb_tokens
+        = static_cast<size_t>(to_int_in(name, arg.value(), 1, 1'000'000));
     } else if (name == "--chunk") {
-      auto k = to_int(name, next());
-      if (k < 1 || k > 1'000'000)
-        die("--chunk must be in [1, 1000000]");
-      opt.chunk = static_cast<size_t>(k);
+      opt.chunk
+        = static_cast<size_t>(to_int_in(name, arg.value(), 1, 1'000'000));
     } else if (name == "--iters-per-us") {
-      opt.iters_per_us = to_double(name, next());
+      opt.iters_per_us = to_double(name, arg.value());
       if (opt.iters_per_us <= 0)
         die("--iters-per-us must be positive");
-    } else if (name == "--warmup" && !value) {
+    } else if (arg.is_flag("--warmup")) {
       opt.warmup = true;
-    } else if (name == "--no-warmup" && !value) {
+    } else if (arg.is_flag("--no-warmup")) {
       opt.warmup = false;
     } else if (name == "--budget") {
-      opt.budget = to_double(name, next());
+      opt.budget = to_double(name, arg.value());
       if (opt.budget < 0)
         die("--budget must be >= 0");
     } else if (name == "--scheduler-threads") {
-      opt.scheduler_threads = to_int(name, next());
-      if (opt.scheduler_threads < 1)
-        die("--scheduler-threads must be at least 1");
-    } else if ((name == "--help" || name == "-h") && !value) {
-      help = true;
+      opt.scheduler_threads = to_int_in(name, arg.value(), 1, 1024);
     } else {
-      caf_args.push_back(arg); // CAF rejects what it does not know
+      return false;
     }
-  }
-  if (opt.runs < 1 || opt.runs > 1000)
-    die("--runs must be in [1, 1000]");
-  if (opt.variants.empty()
-      || opt.variants.find_first_not_of("soutc") != std::string::npos)
-    die("--variants takes letters from 'soutc'");
+    return true;
+  });
+  check_runs_and_variants(opt.runs, opt.variants, "soutc");
   if (opt.tbb_tokens == 0)
     opt.tbb_tokens = 4 * opt.workers;
   return caf_args;
 }
 
-// -- the work -----------------------------------------------------------------
-
-/// ~`iters` dependent multiply/xor-shift rounds on `x` (a chain the compiler
-/// can neither vectorize nor shortcut).
-[[gnu::noinline]] uint64_t hash_work(uint64_t x, uint32_t iters) {
-  uint64_t h = x ^ 0x9e3779b97f4a7c15ULL;
-  for (uint32_t i = 0; i < iters; ++i) {
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ULL;
-  }
-  return h ^ (h >> 29);
-}
-
-/// The first three fields of /proc/loadavg ("?" if unreadable).
-std::string loadavg() {
-  std::ifstream in{"/proc/loadavg"};
-  std::string a, b, c;
-  if (!(in >> a >> b >> c))
-    return "?";
-  return a + " " + b + " " + c;
-}
-
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-/// CPU time of the whole process (all threads), in seconds.
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec)
-         + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-/// CPU time of the calling thread, in seconds: unlike wall time, it does not
-/// count the time other processes hold the core.
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec)
-         + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-/// Hash iterations per microsecond of thread CPU time: the best of several
-/// short trials.
-double calibrate() {
-  constexpr uint32_t iters = 1000;
-  constexpr int calls = 4000;
-  double best = std::numeric_limits<double>::max();
-  uint64_t sink = 0;
-  // ~0.1 s of spinning first, so that the core is at speed.
-  for (auto t0 = clock_type::now(); seconds_since(t0) < 0.1;)
-    sink += hash_work(sink, iters);
-  for (int trial = 0; trial < 15; ++trial) {
-    auto t0 = thread_cpu_seconds();
-    for (int i = 0; i < calls; ++i)
-      sink += hash_work(static_cast<uint64_t>(i), iters);
-    best = std::min(best, thread_cpu_seconds() - t0);
-  }
-  if (sink == 42) // keeps the loop; practically never true
-    std::cerr << "";
-  return static_cast<double>(iters) * calls / (best * 1e6);
-}
-
-/// Thread CPU time of one call of f with `iters` iterations, in microseconds
-/// (the best of a few trials).
-double measure_us(uint32_t iters) {
-  auto calls = std::max<int>(1, static_cast<int>(20'000'000 / (iters + 1)));
-  calls = std::min(calls, 20000);
-  double best = std::numeric_limits<double>::max();
-  uint64_t sink = 0;
-  for (int trial = 0; trial < 5; ++trial) {
-    auto t0 = thread_cpu_seconds();
-    for (int i = 0; i < calls; ++i)
-      sink += hash_work(static_cast<uint64_t>(i), iters);
-    best = std::min(best, thread_cpu_seconds() - t0);
-  }
-  if (sink == 42)
-    std::cerr << "";
-  return best * 1e6 / calls;
-}
-
-struct checksum {
-  uint64_t ordered = 0; // h = h*31 + f(x) in output order
-  uint64_t sum = 0;     // sum of f(x)
-};
-
-// -- variants -----------------------------------------------------------------
-
-struct workload {
-  double us;
-  uint32_t iters;
-  int64_t items;
-};
-
-struct result {
-  double seconds;
-  uint64_t value; // the checksum this variant computes
-};
-
-/// The sequential loop; it computes both checksums (the reference every
-/// other variant is checked against).
-checksum sequential(const workload& w) {
-  checksum c;
-  for (int64_t x = 0; x < w.items; ++x) {
-    auto y = hash_work(static_cast<uint64_t>(x), w.iters);
-    c.ordered = c.ordered * 31 + y;
-    c.sum += y;
-  }
-  return c;
-}
-
-actorflow::run_options af_options(const options& opt) {
-  actorflow::run_options ro;
-  ro.capacity = opt.capacity;
-  ro.batch = opt.batch;
-  return ro;
-}
-
-result run_af_ordered(caf::actor_system& sys, const options& opt,
-                      const workload& w) {
-  auto iters = w.iters;
-  auto t0 = clock_type::now();
-  auto h = actorflow::iota<uint64_t>(0, static_cast<uint64_t>(w.items))
-             .parallel_then(
-               opt.workers, [iters](uint64_t x) { return hash_work(x, iters); },
-               opt.window)
-             .fold(uint64_t{0},
-                   [](uint64_t& acc, uint64_t y) { return acc * 31 + y; })
-             .run(sys, af_options(opt));
-  auto dt = seconds_since(t0);
-  if (!h)
-    die("variant o: pipeline failed: " + actorflow::to_string_any(h.error()));
-  return {dt, *h};
-}
-
-result run_af_unordered(caf::actor_system& sys, const options& opt,
-                        const workload& w) {
-  auto iters = w.iters;
-  auto t0 = clock_type::now();
-  auto s = actorflow::iota<uint64_t>(0, static_cast<uint64_t>(w.items))
-             .parallel_then_unordered(
-               opt.workers, [iters](uint64_t x) { return hash_work(x, iters); },
-               opt.window)
-             .fold(uint64_t{0},
-                   [](uint64_t& acc, uint64_t y) { return acc + y; })
-             .run(sys, af_options(opt));
-  auto dt = seconds_since(t0);
-  if (!s)
-    die("variant u: pipeline failed: " + actorflow::to_string_any(s.error()));
-  return {dt, *s};
-}
-
-result run_af_chunked(caf::actor_system& sys, const options& opt,
-                      const workload& w) {
-  auto iters = w.iters;
-  auto t0 = clock_type::now();
-  auto h = actorflow::iota<uint64_t>(0, static_cast<uint64_t>(w.items))
-             .batch(opt.chunk)
-             .parallel_then(
-               opt.workers,
-               [iters](std::vector<uint64_t> xs) {
-                 for (auto& x : xs)
-                   x = hash_work(x, iters);
-                 return xs;
-               },
-               opt.window)
-             .unbatch()
-             .fold(uint64_t{0},
-                   [](uint64_t& acc, uint64_t y) { return acc * 31 + y; })
-             .run(sys, af_options(opt));
-  auto dt = seconds_since(t0);
-  if (!h)
-    die("variant c: pipeline failed: " + actorflow::to_string_any(h.error()));
-  return {dt, *h};
-}
-
-result run_tbb(tbb::task_arena& arena, const options& opt, const workload& w) {
-  using tbb::filter_mode;
-  auto iters = w.iters;
-  auto t0 = clock_type::now();
-  uint64_t next = 0;
-  auto n = static_cast<uint64_t>(w.items);
-  uint64_t h = 0;
-  arena.execute([&] {
-    tbb::parallel_pipeline(
-      opt.tbb_tokens,
-      tbb::make_filter<void, uint64_t>(filter_mode::serial_in_order,
-                                       [&](tbb::flow_control& fc) {
-                                         if (next >= n) {
-                                           fc.stop();
-                                           return uint64_t{0};
-                                         }
-                                         return next++;
-                                       })
-        & tbb::make_filter<uint64_t, uint64_t>(filter_mode::parallel,
-                                               [iters](uint64_t x) {
-                                                 return hash_work(x, iters);
-                                               })
-        & tbb::make_filter<uint64_t, void>(
-          filter_mode::serial_in_order, [&](uint64_t y) { h = h * 31 + y; }));
-  });
-  return {seconds_since(t0), h};
-}
-
 // -- driver ---------------------------------------------------------------------
-
-struct variant_info {
-  char id;
-  const char* label;
-};
 
 constexpr variant_info all_variants[] = {
   {'s', "sequential loop"},
@@ -500,84 +189,17 @@ size_t index_of(char id) {
   return 0;
 }
 
-struct stats {
-  double median = 0;
-  double min = 0;
-  double max = 0;
-};
-
-stats summarize(std::vector<double> xs) {
-  std::sort(xs.begin(), xs.end());
-  stats s;
-  s.min = xs.front();
-  s.max = xs.back();
-  auto k = xs.size();
-  s.median = k % 2 == 1 ? xs[k / 2] : (xs[k / 2 - 1] + xs[k / 2]) / 2;
-  return s;
-}
-
-std::string fmt(double x, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", digits, x);
-  return buf;
-}
-
-std::string fmt_rate(double items_per_s) {
-  if (items_per_s >= 1e6)
-    return fmt(items_per_s / 1e6, 3) + "M";
-  return fmt(items_per_s / 1e3, 1) + "k";
-}
-
-class bench {
+class bench_runner {
 public:
-  bench(caf::actor_system& sys, const options& opt)
+  bench_runner(caf::actor_system& sys, const options& opt)
     : sys_(sys), opt_(opt), arena_(static_cast<int>(opt.workers)) {
     for (auto& v : all_variants)
       if (opt.variants.find(v.id) != std::string::npos)
         ids_.push_back(v.id);
   }
 
-  /// Runs variant `id` on `w` and verifies it against `ref` (which the
-  /// first sequential run, or the first run of any variant, fills in);
-  /// returns the wall time.
   double run(char id, const workload& w, std::optional<checksum>& ref) {
-    if (id == 's') {
-      auto t0 = clock_type::now();
-      auto c = sequential(w);
-      auto dt = seconds_since(t0);
-      if (!ref)
-        ref = c;
-      else if (c.ordered != ref->ordered || c.sum != ref->sum)
-        die("variant s: the sequential loop is not deterministic");
-      return dt;
-    }
-    if (!ref)
-      ref = sequential(w);
-    result r{};
-    uint64_t expected = ref->ordered;
-    switch (id) {
-      case 'o':
-        r = run_af_ordered(sys_, opt_, w);
-        break;
-      case 'u':
-        r = run_af_unordered(sys_, opt_, w);
-        expected = ref->sum;
-        break;
-      case 'c':
-        r = run_af_chunked(sys_, opt_, w);
-        break;
-      default:
-        r = run_tbb(arena_, opt_, w);
-        break;
-    }
-    if (r.value != expected) {
-      std::ostringstream os;
-      os << "variant " << id << ": wrong checksum for " << w.us
-         << " us, N=" << w.items << ": got " << r.value << ", expected "
-         << expected;
-      die(os.str());
-    }
-    return r.seconds;
+    return run_par_variant(id, sys_, arena_, opt_, w, ref);
   }
 
   /// `budget`: seconds the timed rounds may take (0: no limit). With a
@@ -717,26 +339,11 @@ private:
 
 int main(int argc, char** argv) {
   options opt;
-  bool help = false;
-  auto caf_args = parse_args(argc, argv, opt, help);
-  if (help) {
-    usage(std::cout);
-    return 0;
-  }
   caf::actor_system_config cfg;
-  actorflow::init(cfg);
-  if (opt.scheduler_threads > 0)
-    cfg.set("scheduler.max-threads",
-            static_cast<size_t>(opt.scheduler_threads));
-  if (auto err = cfg.parse(caf_args)) {
-    std::cerr << "bench_parallel: bad CAF option: " << cfg.render(err) << '\n';
-    usage(std::cerr);
-    return 1;
-  }
-  if (cfg.cli_helptext_printed)
-    return 0;
-  if (!cfg.remainder.empty())
-    die("unexpected argument '" + cfg.remainder.front() + "' (see --help)");
+  std::vector<std::string> caf_args;
+  if (auto rc = start("bench_parallel", argc, argv, opt, parse_args, usage, cfg,
+                      caf_args))
+    return *rc;
   caf::actor_system sys{cfg};
 
   auto calibrated = opt.iters_per_us == 0;
@@ -750,10 +357,6 @@ int main(int argc, char** argv) {
     loads.push_back({us, iters, items});
   }
 
-  auto policy = caf::get_or(sys.config(), "scheduler.policy",
-                            caf::defaults::scheduler::policy);
-  auto max_threads = caf::get_or(sys.config(), "scheduler.max-threads",
-                                 caf::defaults::scheduler::max_threads);
   std::cout
     << "# bench_parallel: source 0..N-1 -> f (" << opt.workers
     << " workers) -> checksum\n\n"
@@ -769,10 +372,8 @@ int main(int argc, char** argv) {
           ? ", chunk (c) = " + std::to_string(opt.chunk)
           : std::string{})
     << ", hardware threads = " << std::thread::hardware_concurrency()
-    << "\n\nCAF scheduler: policy = " << caf::to_string(policy)
-    << ", max-threads = " << max_threads
-    << " (workers: " << sys.scheduler().num_workers()
-    << "), load average at start: " << loadavg() << "\n\n"
+    << "\n\nCAF scheduler: " << describe_scheduler(sys)
+    << ", load average at start: " << loadavg() << "\n\n"
     << "Calibration: " << (calibrated ? "" : "given by --iters-per-us, ")
     << fmt(per_us, 1) << " hash iterations per us of thread CPU time";
   for (auto& w : loads)
@@ -782,7 +383,7 @@ int main(int argc, char** argv) {
   std::cout << "\n\n";
   std::cout.flush();
 
-  bench b{sys, opt};
+  bench_runner b{sys, opt};
   double left = opt.budget;
   for (size_t i = 0; i < loads.size(); ++i) {
     // Every workload gets an equal share of what is left of the budget.

@@ -7,11 +7,13 @@
 //               as fast as possible (no backpressure)
 //   caf-stream  CAF 0.17's built-in streams, source here, sink there
 //
-//   bench_remote [--items=N] [--runs=R] [--batch=B] [--capacity=C]
+//   bench_remote [--items=N] [--runs=R] [--batch=B] [--capacity=C] [--csv]
 //
 // The program starts its peer (itself with --peer) on a free port, verifies
 // count and sum of every run (exit code 1 on a mismatch), prints medians of
-// R runs per variant, interleaved, and kills the peer at the end.
+// R runs per variant, interleaved, with min and max (or, with --csv, lines
+// "variant,median,min,max" in items/s for bench_suite), and kills the peer
+// at the end.
 
 #include <algorithm>
 #include <chrono>
@@ -30,7 +32,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actorflow/all.hpp"
+#include "bench_common.hpp"
 
 extern char** environ;
 
@@ -47,6 +49,7 @@ struct bench_config : caf::actor_system_config {
   size_t runs = 3;
   uint32_t batch = 4096;
   size_t capacity = 65536;
+  bool csv = false;
 
   bench_config() {
     opt_group{custom_options_, "global"}
@@ -54,7 +57,8 @@ struct bench_config : caf::actor_system_config {
       .add(items, "items,n", "items per run")
       .add(runs, "runs,r", "runs per variant")
       .add(batch, "batch,b", "actorflow: items per message")
-      .add(capacity, "capacity,c", "actorflow: channel capacity");
+      .add(capacity, "capacity,c", "actorflow: channel capacity")
+      .add(csv, "csv", "print variant,median,min,max (items/s) lines");
     add_message_type<std::vector<int32_t>>("std::vector<int32_t>");
     add_message_type<caf::stream<int32_t>>("caf::stream<int32_t>");
   }
@@ -222,11 +226,6 @@ int64_t expected_sum(int64_t n) {
   return sum;
 }
 
-double median(std::vector<double> xs) {
-  std::sort(xs.begin(), xs.end());
-  return xs[xs.size() / 2];
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -306,15 +305,25 @@ int main(int argc, char** argv) {
       v.rates.push_back(static_cast<double>(cfg.items) / res.seconds);
     }
   }
-  std::printf("bench_remote: %lld int32 items per run, %zu runs, two "
-              "processes on 127.0.0.1 (actorflow: capacity %zu, batch %u)\n",
-              static_cast<long long>(cfg.items), cfg.runs, cfg.capacity,
-              cfg.batch);
-  std::printf("%-12s %14s %10s\n", "variant", "M items/s", "vs stream");
-  auto stream = median(variants[2].rates);
-  for (auto& v : variants) {
-    auto m = median(v.rates);
-    std::printf("%-12s %14.2f %9.2fx\n", v.name, m / 1e6, m / stream);
+  if (cfg.csv) {
+    for (auto& v : variants) {
+      auto st = bench::summarize(v.rates);
+      std::printf("%s,%.0f,%.0f,%.0f\n", v.name, st.median, st.min, st.max);
+    }
+  } else {
+    std::printf("bench_remote: %lld int32 items per run, %zu runs, two "
+                "processes on 127.0.0.1 (actorflow: capacity %zu, batch %u)\n",
+                static_cast<long long>(cfg.items), cfg.runs, cfg.capacity,
+                cfg.batch);
+    std::printf("%-12s %14s %10s %10s %10s\n", "variant", "M items/s", "min",
+                "max", "vs stream");
+    auto stream = bench::summarize(variants[2].rates).median;
+    for (auto& v : variants) {
+      auto st = bench::summarize(v.rates);
+      std::printf("%-12s %14.2f %10.2f %10.2f %9.2fx\n", v.name,
+                  st.median / 1e6, st.min / 1e6, st.max / 1e6,
+                  st.median / stream);
+    }
   }
   std::fflush(stdout);
   ::kill(pid, SIGKILL);
