@@ -577,10 +577,11 @@ size_t started_while_head_is_slow(caf::actor_system& sys, size_t n,
 
 //! Contract: parallel_then(n, f, window) holds back dispatch while the item
 //! at the head of the order is slow: at most `window` items enter f before
-//! the head finishes. Why exactly `window` (constant 0): the scatter takes a
-//! token per item before dispatching it, the gather hands out `window`
-//! tokens at start and returns one per item it emits, and it emits nothing
-//! before item 0; so items 0..window-1 at most are dispatched. Control run:
+//! the head finishes. Why exactly `window` (constant 0): the scatter
+//! dispatches item `seq` only while `seq - emitted < window` (its reorder
+//! gate, shared with the gather, which counts the items it emitted), and the
+//! gather emits nothing before item 0; so items 0..window-1 at most are
+//! dispatched. Control run:
 //! with window 1024 the same instrument sees more than 8 items enter f, so
 //! this test fails if the bound is missing.
 BOOST_FIXTURE_TEST_CASE(parallel_then_reorder_buffer_is_bounded, system_fixture,
