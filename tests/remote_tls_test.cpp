@@ -76,7 +76,12 @@ struct test_certs {
       return;
     dir = tmpl;
     ok = make_ca("ca") && make_cert("node", "ca") && make_cert("driver", "ca")
-         && make_ca("other-ca") && make_cert("other", "other-ca");
+         && make_ca("other-ca")
+         && make_cert("other", "other-ca")
+         // driver.key encrypted with the passphrase "sesame"
+         && run_openssl({"pkey", "-in", path("driver.key"), "-aes256",
+                         "-passout", "pass:sesame", "-out",
+                         path("driver.enc.key")});
   }
 
   ~test_certs() {
@@ -332,6 +337,29 @@ BOOST_AUTO_TEST_CASE(bad_tls_files_are_invalid_arguments) {
     BOOST_TEST(contains(actorflow::what(err), bc.expect),
                actorflow::to_string_any(err));
   }
+}
+
+BOOST_AUTO_TEST_CASE(an_encrypted_key_needs_its_passphrase) {
+  auto& c = certs();
+  auto tls = c.tls("driver");
+  tls.key = c.path("driver.enc.key");
+  for (std::string wrong : {"", "open up"}) {
+    tls.passphrase = wrong;
+    caf::actor_system_config cfg;
+    auto err = prepare_tls_driver(cfg, *driver_stages(), tls);
+    BOOST_REQUIRE(err);
+    BOOST_TEST(code_of(err) == error_code::invalid_argument);
+    BOOST_TEST(contains(actorflow::what(err), "driver.enc.key"));
+    BOOST_TEST(contains(actorflow::what(err), "passphrase"),
+               actorflow::to_string_any(err));
+  }
+  tls.passphrase = "sesame";
+  tls_driver d{tls};
+  BOOST_REQUIRE_MESSAGE(!d.init_error, actorflow::to_string_any(d.init_error));
+  test_node a{c.node_flags("node")};
+  auto result = d.squares_on({{a.address, 1}}, 500);
+  BOOST_REQUIRE_MESSAGE(result, error_text(result));
+  BOOST_TEST((*result == squares(500)));
 }
 
 BOOST_AUTO_TEST_CASE(a_node_with_a_missing_certificate_exits_with_an_error) {
