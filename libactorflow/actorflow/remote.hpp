@@ -88,10 +88,12 @@ struct distribution_options {
 /// types and sets the heartbeat (CAF's `middleman.heartbeat-interval` and
 /// `middleman.connection-timeout`; a config file or the command line still
 /// wins for the heartbeat interval). Call it before constructing the actor
-/// system; register item types with `add_item_type`.
+/// system, before or after `parse`; register item types with
+/// `add_item_type`.
 ///
 /// With `opts.tls`, it also loads CAF's OpenSSL module and sets its
-/// `openssl.*` options; `serve_node` then publishes with TLS and
+/// `openssl.*` options (CAF's `--openssl.*` options parsed afterwards win);
+/// `serve_node` then publishes with TLS and
 /// `remote_parallel_then` connects with TLS. It checks the files right away
 /// (readable, PEM, the key matches the certificate, the passphrase fits)
 /// and returns an `invalid_argument` error naming the file otherwise (or if
