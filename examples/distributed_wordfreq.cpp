@@ -19,6 +19,9 @@
 //   driver$ distributed_wordfreq --connect hostA:4242,hostB:4242 DIR...
 //
 // Options: --workers-per-node W (default 2), --top K (default 20).
+// TLS between driver and nodes: --tls-cert=X.pem --tls-key=X.key --tls-ca=
+// ca.pem on every process (nodes started by --nodes get the driver's files);
+// see README.md, "TLS between nodes", for making the certificates.
 // Exit codes: 0 success, 1 runtime failure, 2 bad command line or input.
 
 #include <algorithm>
@@ -125,6 +128,9 @@ struct config : caf::actor_system_config {
   size_t workers_per_node = 2;
   std::string connect;
   size_t top = 20;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
 
   config() {
     opt_group{custom_options_, "global"}
@@ -134,7 +140,14 @@ struct config : caf::actor_system_config {
       .add(nodes, "nodes", "driver: node processes to start on 127.0.0.1")
       .add(workers_per_node, "workers-per-node", "driver: workers per node")
       .add(connect, "connect", "driver: host:port,... of running nodes")
-      .add(top, "top", "driver: how many words to list");
+      .add(top, "top", "driver: how many words to list")
+      .add(tls_cert, "tls-cert", "TLS: this process's certificate (PEM)")
+      .add(tls_key, "tls-key", "TLS: its private key (PEM)")
+      .add(tls_ca, "tls-ca", "TLS: the CA certificate(s) of peers (PEM)");
+  }
+
+  bool tls() const {
+    return !tls_cert.empty() || !tls_key.empty() || !tls_ca.empty();
   }
 };
 
@@ -151,8 +164,9 @@ int run_node(caf::actor_system& sys, const config& cfg,
     ::pause(); // until killed (by the driver that started us, or by hand)
 }
 
-/// Starts this program as a node on 127.0.0.1; returns its pid and address.
-std::pair<pid_t, std::string> start_node() {
+/// Starts this program as a node on 127.0.0.1 (with the driver's TLS
+/// files); returns its pid and address.
+std::pair<pid_t, std::string> start_node(const config& cfg) {
   int fds[2];
   if (::pipe(fds) != 0)
     return {-1, ""};
@@ -161,11 +175,19 @@ std::pair<pid_t, std::string> start_node() {
   posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   std::string exe = "/proc/self/exe";
-  std::string flag = "--node";
-  std::string threads = "--scheduler.max-threads=2";
-  char* argv[] = {exe.data(), flag.data(), threads.data(), nullptr};
+  std::vector<std::string> args{exe, "--node", "--scheduler.max-threads=2"};
+  if (cfg.tls()) {
+    args.push_back("--tls-cert=" + cfg.tls_cert);
+    args.push_back("--tls-key=" + cfg.tls_key);
+    args.push_back("--tls-ca=" + cfg.tls_ca);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = -1;
-  auto rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv, environ);
+  auto rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(),
+                          environ);
   posix_spawn_file_actions_destroy(&fa);
   ::close(fds[1]);
   if (rc != 0) {
@@ -190,7 +212,6 @@ std::pair<pid_t, std::string> start_node() {
 int main(int argc, char** argv) {
   config cfg;
   actorflow::init(cfg);
-  actorflow::init_distribution(cfg);
   auto reg = stages();
   reg->apply(cfg);
   if (auto err = cfg.parse(argc, argv)) {
@@ -199,6 +220,15 @@ int main(int argc, char** argv) {
   }
   if (cfg.cli_helptext_printed)
     return EXIT_SUCCESS;
+  actorflow::distribution_options dopts;
+  if (cfg.tls())
+    dopts.tls
+      = actorflow::tls_options{cfg.tls_cert, cfg.tls_key, cfg.tls_ca, {}};
+  if (auto err = actorflow::init_distribution(cfg, dopts)) {
+    std::cerr << "distributed_wordfreq: " << actorflow::to_string_any(err)
+              << '\n';
+    return 2;
+  }
   if (cfg.node) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL); // a started node dies with its driver
     caf::actor_system sys{cfg};
@@ -234,7 +264,7 @@ int main(int argc, char** argv) {
       where.push_back({addr, cfg.workers_per_node});
   } else {
     for (size_t i = 0; i < cfg.nodes; ++i) {
-      auto [pid, addr] = start_node();
+      auto [pid, addr] = start_node(cfg);
       if (pid < 0) {
         std::cerr << "distributed_wordfreq: cannot start a node\n";
         for (auto p : started)

@@ -5,6 +5,7 @@
 //   actorflow_node --plugins=libmy_stages.so[,more.so] [--host=127.0.0.1]
 //                  [--port=4242] [--heartbeat-ms=500] [--timeout-ms=5000]
 //                  [--exit-with-parent]
+//                  [--tls-cert=node.pem --tls-key=node.key --tls-ca=ca.pem]
 //
 // A plugin is a shared object with the entry point
 //
@@ -16,6 +17,12 @@
 // prints "PORT <n>" once it listens (--port=0 picks a free port) and serves
 // until SIGINT or SIGTERM. CAF options (--scheduler.max-threads=N, ...) work
 // as usual.
+//
+// With --tls-cert, --tls-key and --tls-ca (PEM files) the node accepts only
+// TLS connections from drivers whose certificate is signed by that CA (an
+// encrypted key's passphrase: CAF's --openssl.passphrase or a config file).
+// A missing or bad file makes the node exit with an error before it
+// listens.
 
 #include <csignal>
 #include <cstdio>
@@ -43,6 +50,9 @@ struct node_config : caf::actor_system_config {
   size_t heartbeat_ms = 500;
   size_t timeout_ms = 5000;
   bool exit_with_parent = false;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
 
   node_config() {
     opt_group{custom_options_, "global"}
@@ -53,7 +63,10 @@ struct node_config : caf::actor_system_config {
       .add(timeout_ms, "timeout-ms",
            "a silent connection counts as lost after this long")
       .add(exit_with_parent, "exit-with-parent",
-           "die with the process that started this node (tests, scripts)");
+           "die with the process that started this node (tests, scripts)")
+      .add(tls_cert, "tls-cert", "TLS: this node's certificate (PEM file)")
+      .add(tls_key, "tls-key", "TLS: the certificate's private key (PEM)")
+      .add(tls_ca, "tls-ca", "TLS: CA certificate(s) of drivers (PEM file)");
   }
 };
 
@@ -113,7 +126,14 @@ int main(int argc, char** argv) {
   actorflow::distribution_options dopts;
   dopts.heartbeat = std::chrono::milliseconds{cfg.heartbeat_ms};
   dopts.connection_timeout = std::chrono::milliseconds{cfg.timeout_ms};
-  actorflow::init_distribution(cfg, dopts);
+  if (!cfg.tls_cert.empty() || !cfg.tls_key.empty() || !cfg.tls_ca.empty())
+    dopts.tls
+      = actorflow::tls_options{cfg.tls_cert, cfg.tls_key, cfg.tls_ca, {}};
+  if (auto err = actorflow::init_distribution(cfg, dopts)) {
+    std::fprintf(stderr, "actorflow_node: %s\n",
+                 actorflow::to_string_any(err).c_str());
+    return EXIT_FAILURE;
+  }
   reg->apply(cfg);
   // Block the stop signals before CAF starts its threads: sigwait below
   // receives them.
@@ -134,8 +154,9 @@ int main(int argc, char** argv) {
   std::string names;
   for (auto& n : reg->names())
     names += " " + n;
-  std::fprintf(stderr, "actorflow_node: serving on %s:%u, stages:%s\n",
-               cfg.host.c_str(), static_cast<unsigned>(*port), names.c_str());
+  std::fprintf(stderr, "actorflow_node: serving on %s:%u%s, stages:%s\n",
+               cfg.host.c_str(), static_cast<unsigned>(*port),
+               dopts.tls ? " (TLS)" : "", names.c_str());
   int sig = 0;
   sigwait(&stop, &sig);
   // Workers of running pipelines end with their connections; no need to

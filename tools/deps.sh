@@ -9,6 +9,8 @@ packages=(
   g++
   pkg-config
   libcaf-dev
+  libssl-dev
+  openssl
   libboost-test-dev
   libtbb-dev
   libbenchmark-dev

@@ -2,19 +2,187 @@
 
 #include "actorflow/remote.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <unordered_map>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 
+#ifdef ACTORFLOW_WITH_TLS
+#  include <caf/openssl/manager.hpp>
+#  include <caf/openssl/publish.hpp>
+#  include <openssl/err.h>
+#  include <openssl/ssl.h>
+#  include <openssl/x509.h>
+#endif
+
 namespace actorflow {
+
+// -- TLS ------------------------------------------------------------------------
+
+namespace {
+
+/// Set in the config by `init_distribution` when TLS was asked for, even if
+/// its files are bad: such a process must fail, never fall back to plain TCP.
+constexpr const char* tls_requested_key = "actorflow.tls";
+
+#ifdef ACTORFLOW_WITH_TLS
+
+/// OpenSSL's queued errors of this thread as text (and clears them).
+std::string ssl_errors() {
+  std::string result;
+  while (auto code = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof(buf));
+    if (!result.empty())
+      result += "; ";
+    result += buf;
+  }
+  return result.empty() ? "no detail from OpenSSL" : result;
+}
+
+/// Hands OpenSSL the passphrase; never prompts on the terminal.
+int passphrase_cb(char* buf, int size, int, void* user_data) {
+  auto pw = static_cast<const std::string*>(user_data);
+  if (pw == nullptr || pw->empty() || size <= 0)
+    return 0;
+  auto n = std::min(pw->size(), static_cast<size_t>(size));
+  std::memcpy(buf, pw->data(), n);
+  return static_cast<int>(n);
+}
+
+caf::error tls_file_error(const char* role, const std::string& path,
+                          const std::string& why) {
+  return make_error(error_code::invalid_argument, std::string{"TLS: the "}
+                                                    + role + " file '" + path
+                                                    + "' " + why);
+}
+
+caf::error check_readable(const char* role, const std::string& path) {
+  if (path.empty())
+    return make_error(error_code::invalid_argument,
+                      std::string{"TLS: no "} + role + " file given");
+  auto f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr)
+    return tls_file_error(
+      role, path, std::string{"cannot be read: "} + std::strerror(errno));
+  std::fclose(f);
+  return caf::none;
+}
+
+#endif // ACTORFLOW_WITH_TLS
+
+/// Checks the TLS files named in `cfg` the way CAF's OpenSSL module will
+/// load them (CAF loads them per connection and throws on a bad file, in
+/// its I/O thread): readable, PEM, key matching the certificate, passphrase.
+caf::error check_tls_files(
+  [[maybe_unused]] const caf::actor_system_config& cfg) {
+#ifdef ACTORFLOW_WITH_TLS
+  if (auto err = check_readable("certificate", cfg.openssl_certificate))
+    return err;
+  if (auto err = check_readable("private key", cfg.openssl_key))
+    return err;
+  if (auto err = check_readable("CA", cfg.openssl_cafile))
+    return err;
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx{SSL_CTX_new(TLS_method()),
+                                                   SSL_CTX_free};
+  if (!ctx)
+    return make_error(error_code::invalid_argument,
+                      "TLS: cannot create an OpenSSL context: " + ssl_errors());
+  ERR_clear_error();
+  SSL_CTX_set_default_passwd_cb(ctx.get(), passphrase_cb);
+  SSL_CTX_set_default_passwd_cb_userdata(
+    ctx.get(), const_cast<std::string*>(&cfg.openssl_passphrase));
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(),
+                                         cfg.openssl_certificate.c_str())
+      != 1)
+    return tls_file_error("certificate", cfg.openssl_certificate,
+                          "holds no usable PEM certificate (" + ssl_errors()
+                            + ")");
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.openssl_key.c_str(),
+                                  SSL_FILETYPE_PEM)
+      != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+      return tls_file_error("private key", cfg.openssl_key,
+                            "does not belong to the certificate '"
+                              + cfg.openssl_certificate + "' (" + ssl_errors()
+                              + ")");
+    return tls_file_error("private key", cfg.openssl_key,
+                          std::string{"holds no usable PEM private key"}
+                            + (cfg.openssl_passphrase.empty()
+                                 ? " (if it is encrypted, give its passphrase)"
+                                 : " (or the passphrase is wrong)")
+                            + " (" + ssl_errors() + ")");
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return tls_file_error("private key", cfg.openssl_key,
+                          "does not belong to the certificate '"
+                            + cfg.openssl_certificate + "' (" + ssl_errors()
+                            + ")");
+  if (SSL_CTX_load_verify_locations(ctx.get(), cfg.openssl_cafile.c_str(),
+                                    nullptr)
+      != 1)
+    return tls_file_error("CA", cfg.openssl_cafile,
+                          "holds no usable PEM certificate (" + ssl_errors()
+                            + ")");
+  return caf::none;
+#else
+  return make_error(error_code::invalid_argument,
+                    "TLS: this build of actorflow has no TLS support (CAF's "
+                    "OpenSSL module or OpenSSL's headers were missing when "
+                    "it was built)");
+#endif
+}
+
+} // namespace
+
+bool tls_supported() noexcept {
+#ifdef ACTORFLOW_WITH_TLS
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace detail {
+
+bool tls_requested(const caf::actor_system& sys) {
+  return caf::get_or(sys.config(), tls_requested_key, false);
+}
+
+caf::error tls_check(caf::actor_system& sys) {
+  if (!tls_requested(sys))
+    return caf::none;
+  if (auto err = check_tls_files(sys.config()))
+    return err;
+  if (!sys.has_openssl_manager())
+    return make_error(error_code::invalid_argument,
+                      "TLS: CAF's OpenSSL module is not loaded (call "
+                      "init_distribution with tls before constructing the "
+                      "actor system)");
+  return caf::none;
+}
+
+caf::actor connector(caf::actor_system& sys) {
+#ifdef ACTORFLOW_WITH_TLS
+  if (tls_requested(sys) && sys.has_openssl_manager())
+    return caf::actor_cast<caf::actor>(sys.openssl_manager().actor_handle());
+#endif
+  return caf::actor_cast<caf::actor>(sys.middleman().actor_handle());
+}
+
+} // namespace detail
 
 // -- configuration --------------------------------------------------------------
 
-void init_distribution(caf::actor_system_config& cfg,
-                       distribution_options opts) {
+caf::error init_distribution(caf::actor_system_config& cfg,
+                             distribution_options opts) {
   // Loading the middleman twice is harmless: the second module replaces the
   // first before the system starts.
   cfg.load<caf::io::middleman>();
@@ -25,6 +193,26 @@ void init_distribution(caf::actor_system_config& cfg,
   if (opts.connection_timeout.count() > 0
       && !caf::get_if<caf::timespan>(&cfg, "middleman.connection-timeout"))
     cfg.set("middleman.connection-timeout", opts.connection_timeout);
+  if (!opts.tls)
+    return caf::none;
+  // Remembered even if the files are bad: serve_node and the driver's
+  // connects then fail instead of running without TLS.
+  // (Into `content` directly: `set` accepts registered options only.)
+  caf::put(cfg.content, tls_requested_key, true);
+  auto& tls = *opts.tls;
+  cfg.openssl_certificate = tls.certificate;
+  cfg.openssl_key = tls.key;
+  cfg.openssl_cafile = tls.ca_file;
+  cfg.openssl_capath.clear();
+  if (!tls.passphrase.empty()) // else keep one given as openssl.passphrase
+    cfg.openssl_passphrase = tls.passphrase;
+#ifdef ACTORFLOW_WITH_TLS
+  // CAF's module throws from the actor system's constructor without a
+  // certificate or a key: load it only with both (the checks catch the rest).
+  if (!tls.certificate.empty() && !tls.key.empty())
+    cfg.load<caf::openssl::manager>();
+#endif
+  return check_tls_files(cfg);
 }
 
 // -- stage_registry -------------------------------------------------------------
@@ -147,8 +335,17 @@ caf::expected<uint16_t> serve_node(caf::actor_system& sys,
   if (!reg)
     return make_error(error_code::invalid_argument,
                       "serve_node: no stage registry");
+  if (auto err = detail::tls_check(sys))
+    return make_error(error_code::invalid_argument,
+                      "serve_node: " + actorflow::what(err));
   auto hdl = sys.spawn(node_actor, std::move(reg));
-  auto port = sys.middleman().publish(hdl, opts.port, opts.host.c_str(), true);
+  caf::expected<uint16_t> port{uint16_t{0}};
+#ifdef ACTORFLOW_WITH_TLS
+  if (detail::tls_requested(sys))
+    port = caf::openssl::publish(hdl, opts.port, opts.host.c_str(), true);
+  else
+#endif
+    port = sys.middleman().publish(hdl, opts.port, opts.host.c_str(), true);
   if (!port) {
     caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
     return make_error(error_code::connect_failed,
@@ -217,7 +414,14 @@ void connect_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (self == nullptr)
     throw std::logic_error("actorflow: connect outside an actorflow worker");
   auto where = host + ":" + std::to_string(port);
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = connector(self->system());
+  // A TLS process and a plain one cannot talk; the connect fails or times
+  // out without saying why, so say which side this one is.
+  auto hint = std::string{tls_requested(self->system())
+                            ? " (this driver uses TLS: is the node started "
+                              "with TLS and a certificate from the same CA?)"
+                            : " (this driver uses plain TCP: does the node "
+                              "use TLS?)"};
   self->request(mm, timeout, caf::connect_atom::value, host, port)
     .then(
       [this, h, self, where](const caf::node_id&, caf::strong_actor_ptr& ptr,
@@ -230,26 +434,30 @@ void connect_awaiter::await_suspend(std::coroutine_handle<> h) {
                        "no actorflow node is published at " + where));
         self->resume_from_callback(h);
       },
-      [this, h, self, where](caf::error& err) {
+      [this, h, self, where, hint](caf::error& err) {
         if (err == caf::sec::request_timeout)
-          result.emplace(make_error(error_code::timeout,
-                                    "connecting to the node at " + where
-                                      + " took longer than " + ms(timeout)));
-        else if (err == caf::sec::connection_timeout
-                 || err == caf::sec::disconnect_during_handshake) {
-          // CAF 0.17 checks a connection whose handshake is still running at
-          // its next heartbeat tick and may close it (more likely on a busy
-          // machine): the node is there, so try again until the deadline.
+          result.emplace(
+            make_error(error_code::timeout, "connecting to the node at " + where
+                                              + " took longer than "
+                                              + ms(timeout) + hint));
+        else if (err == caf::sec::connection_timeout) {
           retry = true;
           result.emplace(make_error(error_code::timeout,
                                     "the node at " + where
                                       + " accepted the connection but did "
                                         "not complete CAF's handshake within "
-                                      + ms(timeout)));
-        } else
+                                      + ms(timeout) + hint));
+        } else {
+          // The peer closed the connection during CAF's handshake: either
+          // CAF 0.17's heartbeat check raced the handshake (more likely on a
+          // busy machine; worth another try) or one side uses TLS and the
+          // other does not (not worth one). The supervisor tries a few times.
+          lost_handshake = err == caf::sec::disconnect_during_handshake;
           result.emplace(make_error(error_code::connect_failed,
                                     "cannot connect to the node at " + where
-                                      + ": " + self->system().render(err)));
+                                      + ": " + self->system().render(err)
+                                      + hint));
+        }
         self->resume_from_callback(h);
       });
 }
@@ -303,15 +511,26 @@ task<> supervise(std::string where, uint16_t port, std::string host,
                  remote_options opts) {
   // Named awaiters: g++ 12 miscompiles a braced temporary holding a
   // std::string as the operand of co_await.
+  if (auto err = tls_check(host::current()->system())) {
+    abandon(work);
+    abandon(results);
+    fail(make_error(error_code::invalid_argument,
+                    "cannot connect to the node at " + where + ": "
+                      + actorflow::what(err)));
+  }
   auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
   caf::expected<caf::actor> node{caf::actor{}};
+  int lost_handshakes = 0;
   for (;;) {
     auto left = std::chrono::duration_cast<caf::timespan>(
       deadline - std::chrono::steady_clock::now());
     connect_awaiter connecting{
       host, port, std::max(left, caf::timespan{1}), {}};
     node = co_await connecting;
-    if (node || !connecting.retry)
+    if (node)
+      break;
+    if (!connecting.retry
+        && !(connecting.lost_handshake && ++lost_handshakes < 3))
       break;
     if (std::chrono::steady_clock::now() >= deadline) {
       node = make_error(error_code::timeout,

@@ -45,6 +45,32 @@ namespace actorflow {
 
 // -- configuration --------------------------------------------------------------
 
+/// TLS between the processes of distributed pipelines, with CAF's OpenSSL
+/// module (`libcaf_openssl`). Every process, drivers and nodes alike,
+/// presents `certificate` and accepts a peer only if the peer's certificate
+/// is signed by a CA in `ca_file` (mutual authentication; CAF 0.17 checks no
+/// host names, so every holder of a certificate from that CA is trusted).
+/// All processes of a pipeline use TLS, or none: a TLS process and a plain
+/// one cannot talk (the connect fails, or times out).
+///
+/// ~~~
+/// actorflow::distribution_options dopts;
+/// dopts.tls = actorflow::tls_options{"node.pem", "node.key", "ca.pem"};
+/// if (auto err = actorflow::init_distribution(cfg, dopts))
+///   ...; // a missing or unreadable file, a key that does not match
+/// ~~~
+struct tls_options {
+  /// PEM file: this process's certificate (optionally followed by
+  /// intermediate CA certificates).
+  std::string certificate;
+  /// PEM file: the private key of `certificate`.
+  std::string key;
+  /// PEM file: the CA certificate(s) that peers' certificates must chain to.
+  std::string ca_file;
+  /// Decrypts `key` if it is encrypted (empty: the key is not encrypted).
+  std::string passphrase;
+};
+
 /// Settings of a process that takes part in distributed pipelines.
 struct distribution_options {
   /// Interval of the heartbeats between connected processes (0: none).
@@ -53,14 +79,27 @@ struct distribution_options {
   /// closed and its peer treated as lost: that is how a hung node (SIGSTOP,
   /// a stalled host) is detected. Only effective with heartbeats; 0: never.
   caf::timespan connection_timeout = std::chrono::seconds{5};
+  /// Encrypt and authenticate every connection with TLS (unset: plain TCP).
+  std::optional<tls_options> tls;
 };
 
 /// Prepares `cfg` for distributed pipelines, in drivers and nodes alike:
 /// loads CAF's middleman (unless loaded already), registers actorflow's wire
 /// types and sets the heartbeat (CAF's `middleman.heartbeat-interval` and
 /// `middleman.connection-timeout`; a config file or the command line still
-/// wins for the heartbeat interval). Call it before `parse` and before
-/// constructing the actor system; register item types with `add_item_type`.
+/// wins for the heartbeat interval). Call it before constructing the actor
+/// system, before or after `parse`; register item types with
+/// `add_item_type`.
+///
+/// With `opts.tls`, it also loads CAF's OpenSSL module and sets its
+/// `openssl.*` options (CAF's `--openssl.*` options parsed afterwards win);
+/// `serve_node` then publishes with TLS and
+/// `remote_parallel_then` connects with TLS. It checks the files right away
+/// (readable, PEM, the key matches the certificate, the passphrase fits)
+/// and returns an `invalid_argument` error naming the file otherwise (or if
+/// this build has no TLS); `serve_node` and every connect of a driver check
+/// again, so a process that ignores the result fails there, never runs
+/// without TLS, and never hangs.
 ///
 /// ~~~
 /// caf::actor_system_config cfg;
@@ -68,8 +107,11 @@ struct distribution_options {
 /// actorflow::init_distribution(cfg);
 /// actorflow::add_item_type<int32_t>(cfg, "int32");
 /// ~~~
-ACTORFLOW_EXPORT void init_distribution(caf::actor_system_config& cfg,
-                                        distribution_options opts = {});
+ACTORFLOW_EXPORT caf::error init_distribution(caf::actor_system_config& cfg,
+                                              distribution_options opts = {});
+
+/// True if this build of actorflow supports `distribution_options::tls`.
+ACTORFLOW_EXPORT bool tls_supported() noexcept;
 
 // -- stages by name -----------------------------------------------------------
 
@@ -233,6 +275,16 @@ using node_info_atom = caf::atom_constant<caf::atom("af_ninfo")>;
 constexpr uint64_t held_flag = uint64_t{1} << 63;
 constexpr uint64_t lost_marker = ~uint64_t{0};
 
+/// True if `init_distribution` was asked for TLS in this process.
+ACTORFLOW_EXPORT bool tls_requested(const caf::actor_system& sys);
+
+/// An error if TLS was asked for but cannot work (bad files, module not
+/// loaded, no TLS in this build); none if TLS is fine or not asked for.
+ACTORFLOW_EXPORT caf::error tls_check(caf::actor_system& sys);
+
+/// The middleman actor to connect with: CAF's OpenSSL one with TLS.
+ACTORFLOW_EXPORT caf::actor connector(caf::actor_system& sys);
+
 /// Parses "host:port"; nullopt if malformed.
 ACTORFLOW_EXPORT std::optional<std::pair<std::string, uint16_t>> parse_address(
   const std::string& where);
@@ -252,6 +304,10 @@ struct ACTORFLOW_EXPORT connect_awaiter {
   /// may close a connection whose handshake is still running at its next
   /// heartbeat check): worth another try within the timeout.
   bool retry = false;
+  /// Set if the peer closed the connection during the handshake: a heartbeat
+  /// race as above, or a TLS process meeting a plain one; the supervisor
+  /// retries it a few times only, so a mismatch still fails fast.
+  bool lost_handshake = false;
 
   bool await_ready() const noexcept {
     return false;

@@ -1,0 +1,382 @@
+// labels: unit;dist
+// TLS between a driver and node processes (CAF's OpenSSL module): a TLS run
+// equals the local result; TLS against plain TCP (either way) and a
+// certificate from another CA fail with a clear error within the connect
+// timeout; missing or bad certificate files fail at init and serve time.
+//
+// The certificates are made at test time with the `openssl` program (a
+// throwaway CA, a node and a driver certificate, EC P-256, valid 30 days) in
+// a fresh temporary directory: no private key in the repository and nothing
+// that expires.
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include "remote_support.hpp"
+
+using namespace actorflow_test;
+using actorflow::error_code;
+
+namespace {
+
+std::vector<int64_t> squares(int32_t n) {
+  std::vector<int64_t> result;
+  for (int32_t i = 0; i < n; ++i)
+    result.push_back(int64_t{i} * i);
+  return result;
+}
+
+error_code code_of(const caf::error& err) {
+  if (err.category() != actorflow::error_category)
+    return error_code::none;
+  return static_cast<error_code>(err.code());
+}
+
+/// Runs `openssl args...` (found on PATH) quietly; true on exit status 0.
+bool run_openssl(std::vector<std::string> args) {
+  args.insert(args.begin(), "openssl");
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY,
+                                   0);
+  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY,
+                                   0);
+  pid_t pid = -1;
+  auto rc = ::posix_spawnp(&pid, "openssl", &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    return false;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/// A temporary directory with two throwaway CAs and certificates:
+/// ca.pem signs node.pem and driver.pem; other-ca.pem signs other.pem.
+struct test_certs {
+  std::filesystem::path dir;
+  bool ok = false;
+
+  test_certs() {
+    std::string tmpl
+      = (std::filesystem::temp_directory_path() / "actorflow-tls-XXXXXX")
+          .string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      return;
+    dir = tmpl;
+    ok = make_ca("ca") && make_cert("node", "ca") && make_cert("driver", "ca")
+         && make_ca("other-ca")
+         && make_cert("other", "other-ca")
+         // driver.key encrypted with the passphrase "sesame"
+         && run_openssl({"pkey", "-in", path("driver.key"), "-aes256",
+                         "-passout", "pass:sesame", "-out",
+                         path("driver.enc.key")});
+  }
+
+  ~test_certs() {
+    std::error_code ec;
+    if (!dir.empty())
+      std::filesystem::remove_all(dir, ec);
+  }
+
+  std::string path(const std::string& file) const {
+    return (dir / file).string();
+  }
+
+  /// The TLS options of a process using `name`.pem and `name`.key, trusting
+  /// `ca`.pem.
+  actorflow::tls_options tls(const std::string& name,
+                             const std::string& ca = "ca") const {
+    return {path(name + ".pem"), path(name + ".key"), path(ca + ".pem"), {}};
+  }
+
+  /// The node program's flags for the same.
+  std::vector<std::string> node_flags(const std::string& name,
+                                      const std::string& ca = "ca") const {
+    return {"--tls-cert=" + path(name + ".pem"),
+            "--tls-key=" + path(name + ".key"),
+            "--tls-ca=" + path(ca + ".pem")};
+  }
+
+private:
+  bool make_ca(const std::string& name) {
+    return run_openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                        path(name + ".key"), "-out", path(name + ".pem"),
+                        "-days", "30", "-subj", "/CN=actorflow test " + name});
+  }
+
+  bool make_cert(const std::string& name, const std::string& ca) {
+    return run_openssl({"req", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                        path(name + ".key"), "-out", path(name + ".csr"),
+                        "-subj", "/CN=" + name})
+           && run_openssl({"x509", "-req", "-in", path(name + ".csr"), "-CA",
+                           path(ca + ".pem"), "-CAkey", path(ca + ".key"),
+                           "-set_serial", "1", "-out", path(name + ".pem"),
+                           "-days", "30"});
+  }
+};
+
+/// Certificates made once for the whole suite.
+const test_certs& certs() {
+  static test_certs instance;
+  BOOST_REQUIRE_MESSAGE(instance.ok,
+                        "cannot make test certificates with the openssl "
+                        "program (Debian package openssl, see tools/deps.sh)");
+  return instance;
+}
+
+/// A driver system; TLS with `tls` unless nullopt. Returns the error of
+/// init_distribution.
+caf::error prepare_tls_driver(caf::actor_system_config& cfg,
+                              const actorflow::stage_registry& reg,
+                              std::optional<actorflow::tls_options> tls) {
+  prepare(cfg);
+  actorflow::distribution_options dopts;
+  dopts.heartbeat = std::chrono::milliseconds{100};
+  dopts.connection_timeout = std::chrono::milliseconds{1000};
+  dopts.tls = std::move(tls);
+  auto err = actorflow::init_distribution(cfg, dopts);
+  reg.apply(cfg);
+  return err;
+}
+
+/// A TLS driver: certificate driver.pem, trusting ca.pem (or as told).
+struct tls_driver {
+  watchdog dog{std::chrono::seconds{30}};
+  std::shared_ptr<actorflow::stage_registry> reg = driver_stages();
+  caf::actor_system_config cfg;
+  caf::error init_error;
+  std::unique_ptr<caf::actor_system> sys;
+
+  explicit tls_driver(std::optional<actorflow::tls_options> tls
+                      = certs().tls("driver")) {
+    init_error = prepare_tls_driver(cfg, *reg, std::move(tls));
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  actorflow::remote_options opts() const {
+    actorflow::remote_options result;
+    result.local_stages = reg;
+    result.connect_timeout = std::chrono::seconds{2};
+    result.spawn_timeout = std::chrono::seconds{2};
+    return result;
+  }
+
+  caf::expected<std::vector<int64_t>> squares_on(actorflow::placement where,
+                                                 int32_t n) {
+    return actorflow::remote_parallel_then<int64_t>(
+             actorflow::iota(int32_t{0}, n), std::move(where), "square", opts())
+      .collect()
+      .run(*sys);
+  }
+};
+
+/// Runs `f` and checks that it took less than `limit`.
+template <class F>
+auto within(std::chrono::milliseconds limit, F f) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto result = f();
+  auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST(
+    (took < limit),
+    "took "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+      << " ms");
+  return result;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(remote_tls)
+
+BOOST_AUTO_TEST_CASE(tls_is_built) {
+  BOOST_TEST(actorflow::tls_supported());
+}
+
+BOOST_AUTO_TEST_CASE(a_tls_run_equals_a_local_run) {
+  auto& c = certs();
+  tls_driver d;
+  BOOST_REQUIRE_MESSAGE(!d.init_error, actorflow::to_string_any(d.init_error));
+  test_node a{c.node_flags("node")};
+  test_node b{c.node_flags("node")};
+  constexpr int32_t n = 5000;
+  auto result = d.squares_on({{a.address, 2}, {b.address, 1}, {"local", 1}}, n);
+  BOOST_REQUIRE_MESSAGE(result, error_text(result));
+  BOOST_TEST((*result == squares(n)));
+  // The same node serves the next pipeline too.
+  auto again = d.squares_on({{a.address, 1}}, 100);
+  BOOST_REQUIRE_MESSAGE(again, error_text(again));
+  BOOST_TEST((*again == squares(100)));
+}
+
+BOOST_AUTO_TEST_CASE(a_tls_driver_and_a_plain_node_fail_clearly) {
+  tls_driver d;
+  test_node plain;
+  auto result = within(std::chrono::milliseconds{4000}, [&] {
+    return d.squares_on({{plain.address, 1}}, 100);
+  });
+  BOOST_REQUIRE(!result);
+  auto code = code_of(result.error());
+  BOOST_TEST((code == error_code::connect_failed
+              || code == error_code::timeout),
+             actorflow::to_string_any(result.error()));
+  BOOST_TEST_MESSAGE(
+    "TLS driver, plain node: " << actorflow::to_string_any(result.error()));
+  BOOST_TEST(contains(actorflow::what(result.error()), plain.address));
+  BOOST_TEST(contains(actorflow::what(result.error()), "uses TLS"));
+}
+
+BOOST_AUTO_TEST_CASE(a_plain_driver_and_a_tls_node_fail_clearly) {
+  auto& c = certs();
+  tls_driver d{std::nullopt}; // plain
+  test_node secured{c.node_flags("node")};
+  auto result = within(std::chrono::milliseconds{4000}, [&] {
+    return d.squares_on({{secured.address, 1}}, 100);
+  });
+  BOOST_REQUIRE(!result);
+  auto code = code_of(result.error());
+  BOOST_TEST((code == error_code::connect_failed
+              || code == error_code::timeout),
+             actorflow::to_string_any(result.error()));
+  BOOST_TEST_MESSAGE(
+    "plain driver, TLS node: " << actorflow::to_string_any(result.error()));
+  BOOST_TEST(contains(actorflow::what(result.error()), secured.address));
+  BOOST_TEST(
+    contains(actorflow::what(result.error()), "does the node use TLS"));
+}
+
+BOOST_AUTO_TEST_CASE(a_certificate_from_another_ca_is_rejected) {
+  auto& c = certs();
+  // The driver's certificate is from another CA than the one the node
+  // trusts (the driver trusts both sides' CA, so only the node refuses).
+  tls_driver d{c.tls("other", "ca")};
+  BOOST_REQUIRE_MESSAGE(!d.init_error, actorflow::to_string_any(d.init_error));
+  test_node a{c.node_flags("node")};
+  auto result = within(std::chrono::milliseconds{4000}, [&] {
+    return d.squares_on({{a.address, 1}}, 100);
+  });
+  BOOST_REQUIRE(!result);
+  auto code = code_of(result.error());
+  BOOST_TEST((code == error_code::connect_failed
+              || code == error_code::timeout),
+             actorflow::to_string_any(result.error()));
+  BOOST_TEST_MESSAGE("certificate from another CA: "
+                     << actorflow::to_string_any(result.error()));
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_certificate_fails_at_init_serve_and_connect) {
+  auto& c = certs();
+  auto tls = c.tls("driver");
+  tls.certificate = c.path("no-such.pem");
+  tls_driver d{tls};
+  BOOST_REQUIRE(d.init_error);
+  BOOST_TEST(code_of(d.init_error) == error_code::invalid_argument);
+  BOOST_TEST(contains(actorflow::what(d.init_error), "no-such.pem"));
+  BOOST_TEST(contains(actorflow::what(d.init_error), "No such file"));
+  // Ignoring that error does not make a plain process: serving fails...
+  auto port = actorflow::serve_node(*d.sys, d.reg);
+  BOOST_REQUIRE(!port);
+  BOOST_TEST(code_of(port.error()) == error_code::invalid_argument);
+  BOOST_TEST(contains(actorflow::what(port.error()), "no-such.pem"));
+  // ... and so does a pipeline with a remote worker, right away.
+  test_node a{c.node_flags("node")};
+  auto result = within(std::chrono::milliseconds{2000}, [&] {
+    return d.squares_on({{a.address, 1}}, 100);
+  });
+  BOOST_REQUIRE(!result);
+  BOOST_TEST(code_of(result.error()) == error_code::invalid_argument);
+  BOOST_TEST(contains(actorflow::what(result.error()), "no-such.pem"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_tls_files_are_invalid_arguments) {
+  auto& c = certs();
+  struct bad_case {
+    actorflow::tls_options tls;
+    std::string expect;
+  };
+  auto base = c.tls("driver");
+  std::vector<bad_case> cases;
+  { // the key of another certificate
+    auto t = base;
+    t.key = c.path("node.key");
+    cases.push_back({t, "does not belong to the certificate"});
+  }
+  { // a key where the certificate should be
+    auto t = base;
+    t.certificate = c.path("driver.key");
+    cases.push_back({t, "no usable PEM certificate"});
+  }
+  { // a key where the CA should be
+    auto t = base;
+    t.ca_file = c.path("driver.key");
+    cases.push_back({t, "CA file"});
+  }
+  { // no key at all
+    auto t = base;
+    t.key.clear();
+    cases.push_back({t, "no private key file given"});
+  }
+  for (auto& bc : cases) {
+    caf::actor_system_config cfg;
+    auto err = prepare_tls_driver(cfg, *driver_stages(), bc.tls);
+    BOOST_REQUIRE_MESSAGE(err, "no error for the case '" << bc.expect << "'");
+    BOOST_TEST(code_of(err) == error_code::invalid_argument);
+    BOOST_TEST(contains(actorflow::what(err), bc.expect),
+               actorflow::to_string_any(err));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_encrypted_key_needs_its_passphrase) {
+  auto& c = certs();
+  auto tls = c.tls("driver");
+  tls.key = c.path("driver.enc.key");
+  for (std::string wrong : {"", "open up"}) {
+    tls.passphrase = wrong;
+    caf::actor_system_config cfg;
+    auto err = prepare_tls_driver(cfg, *driver_stages(), tls);
+    BOOST_REQUIRE(err);
+    BOOST_TEST(code_of(err) == error_code::invalid_argument);
+    BOOST_TEST(contains(actorflow::what(err), "driver.enc.key"));
+    BOOST_TEST(contains(actorflow::what(err), "passphrase"),
+               actorflow::to_string_any(err));
+  }
+  tls.passphrase = "sesame";
+  tls_driver d{tls};
+  BOOST_REQUIRE_MESSAGE(!d.init_error, actorflow::to_string_any(d.init_error));
+  test_node a{c.node_flags("node")};
+  auto result = d.squares_on({{a.address, 1}}, 500);
+  BOOST_REQUIRE_MESSAGE(result, error_text(result));
+  BOOST_TEST((*result == squares(500)));
+}
+
+BOOST_AUTO_TEST_CASE(a_node_with_a_missing_certificate_exits_with_an_error) {
+  auto& c = certs();
+  std::vector<std::string> args{ACTORFLOW_TEST_NODE,
+                                "--plugins=" ACTORFLOW_TEST_STAGES,
+                                "--port=0",
+                                "--exit-with-parent",
+                                "--tls-cert=" + c.path("no-such.pem"),
+                                "--tls-key=" + c.path("node.key"),
+                                "--tls-ca=" + c.path("ca.pem")};
+  child_process node{args};
+  // It never listens: stdout closes without a PORT line.
+  BOOST_TEST(!node.expect("PORT ", std::chrono::milliseconds{3000}));
+  node.wait();
+  BOOST_TEST(WIFEXITED(node.status()));
+  BOOST_TEST(WEXITSTATUS(node.status()) != 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
