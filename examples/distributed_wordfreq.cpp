@@ -49,9 +49,15 @@
 
 #include "actorflow/all.hpp"
 
+#include "wordfreq_common.hpp"
+
 extern char** environ;
 
 namespace {
+
+using wordfreq::human_bytes;
+using wordfreq::tokenize;
+using wordfreq::word_map;
 
 /// The counts of one chunk of text (sorted by word).
 struct chunk_counts {
@@ -66,32 +72,11 @@ typename Inspector::result_type inspect(Inspector& f, chunk_counts& x) {
            x.total);
 }
 
-constexpr bool is_word_start(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-constexpr bool is_word_char(unsigned char c) {
-  return is_word_start(c) || (c >= '0' && c <= '9');
-}
-
 /// The stage: the same words as wordfreq ([A-Za-z_][A-Za-z0-9_]*, lower case).
 chunk_counts count_words(const std::string& text) {
-  std::unordered_map<std::string, uint64_t> m;
+  word_map m;
   chunk_counts result;
-  std::string word;
-  size_t i = 0;
-  while (i < text.size()) {
-    if (!is_word_start(static_cast<unsigned char>(text[i]))) {
-      ++i;
-      continue;
-    }
-    word.clear();
-    while (i < text.size() && is_word_char(static_cast<unsigned char>(text[i])))
-      word.push_back(
-        static_cast<char>(std::tolower(static_cast<unsigned char>(text[i++]))));
-    ++m[word];
-    ++result.total;
-  }
+  result.total = tokenize(text, m);
   std::map<std::string, uint64_t> sorted(m.begin(), m.end());
   for (auto& [w, n] : sorted) {
     result.words.push_back(w);
@@ -106,18 +91,6 @@ std::shared_ptr<actorflow::stage_registry> stages() {
   reg->add_item_type<chunk_counts>("wordfreq::counts");
   reg->register_stage<std::string, chunk_counts>("wordfreq.count", count_words);
   return reg;
-}
-
-std::string human_bytes(double x) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  int u = 0;
-  while (x >= 1000.0 && u < 4) {
-    x /= 1000.0;
-    ++u;
-  }
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(u == 0 ? 0 : 1) << x << ' ' << units[u];
-  return os.str();
 }
 
 struct config : caf::actor_system_config {

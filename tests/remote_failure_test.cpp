@@ -17,19 +17,6 @@ using actorflow::error_code;
 
 namespace {
 
-std::vector<int64_t> squares(int32_t n) {
-  std::vector<int64_t> result;
-  for (int32_t i = 0; i < n; ++i)
-    result.push_back(int64_t{i} * i);
-  return result;
-}
-
-error_code code_of(const caf::error& err) {
-  if (err.category() != actorflow::error_category)
-    return error_code::none;
-  return static_cast<error_code>(err.code());
-}
-
 /// Runs `n` items through "slow_square" on `where`; once `kill_at` results
 /// came out, sends `sig` to each of `victims`.
 caf::expected<std::vector<int64_t>> run_and_signal(

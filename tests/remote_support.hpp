@@ -119,4 +119,19 @@ struct silent_listener {
   }
 };
 
+/// The expected output of the test stage "square" over iota(0, n).
+inline std::vector<int64_t> squares(int32_t n) {
+  std::vector<int64_t> result;
+  for (int32_t i = 0; i < n; ++i)
+    result.push_back(int64_t{i} * i);
+  return result;
+}
+
+/// actorflow's error code of `err`, or `none` for another category.
+inline actorflow::error_code code_of(const caf::error& err) {
+  if (err.category() != actorflow::error_category)
+    return actorflow::error_code::none;
+  return static_cast<actorflow::error_code>(err.code());
+}
+
 } // namespace actorflow_test

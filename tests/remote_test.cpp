@@ -14,23 +14,6 @@
 using namespace actorflow_test;
 using actorflow::error_code;
 
-namespace {
-
-std::vector<int64_t> squares(int32_t n) {
-  std::vector<int64_t> result;
-  for (int32_t i = 0; i < n; ++i)
-    result.push_back(int64_t{i} * i);
-  return result;
-}
-
-error_code code_of(const caf::error& err) {
-  if (err.category() != actorflow::error_category)
-    return error_code::none;
-  return static_cast<error_code>(err.code());
-}
-
-} // namespace
-
 BOOST_FIXTURE_TEST_SUITE(remote, driver_fixture)
 
 BOOST_AUTO_TEST_CASE(two_nodes_and_a_local_worker_equal_a_local_run) {

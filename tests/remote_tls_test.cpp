@@ -26,17 +26,19 @@ using actorflow::error_code;
 
 namespace {
 
-std::vector<int64_t> squares(int32_t n) {
-  std::vector<int64_t> result;
-  for (int32_t i = 0; i < n; ++i)
-    result.push_back(int64_t{i} * i);
-  return result;
-}
-
-error_code code_of(const caf::error& err) {
-  if (err.category() != actorflow::error_category)
-    return error_code::none;
-  return static_cast<error_code>(err.code());
+/// A TLS/plain mismatch failed clearly: connect_failed (or timeout), naming
+/// the node's address and which side uses TLS (`hint`).
+template <class T>
+void check_mismatch(const caf::expected<T>& result, const char* what,
+                    const std::string& address, const std::string& hint) {
+  BOOST_REQUIRE(!result);
+  auto code = code_of(result.error());
+  BOOST_TEST((code == error_code::connect_failed
+              || code == error_code::timeout),
+             actorflow::to_string_any(result.error()));
+  BOOST_TEST_MESSAGE(what << ": " << actorflow::to_string_any(result.error()));
+  BOOST_TEST(contains(actorflow::what(result.error()), address));
+  BOOST_TEST(contains(actorflow::what(result.error()), hint));
 }
 
 /// Runs `openssl args...` (found on PATH) quietly; true on exit status 0.
@@ -228,15 +230,7 @@ BOOST_AUTO_TEST_CASE(a_tls_driver_and_a_plain_node_fail_clearly) {
   auto result = within(std::chrono::milliseconds{4000}, [&] {
     return d.squares_on({{plain.address, 1}}, 100);
   });
-  BOOST_REQUIRE(!result);
-  auto code = code_of(result.error());
-  BOOST_TEST((code == error_code::connect_failed
-              || code == error_code::timeout),
-             actorflow::to_string_any(result.error()));
-  BOOST_TEST_MESSAGE(
-    "TLS driver, plain node: " << actorflow::to_string_any(result.error()));
-  BOOST_TEST(contains(actorflow::what(result.error()), plain.address));
-  BOOST_TEST(contains(actorflow::what(result.error()), "uses TLS"));
+  check_mismatch(result, "TLS driver, plain node", plain.address, "uses TLS");
 }
 
 BOOST_AUTO_TEST_CASE(a_plain_driver_and_a_tls_node_fail_clearly) {
@@ -246,16 +240,8 @@ BOOST_AUTO_TEST_CASE(a_plain_driver_and_a_tls_node_fail_clearly) {
   auto result = within(std::chrono::milliseconds{4000}, [&] {
     return d.squares_on({{secured.address, 1}}, 100);
   });
-  BOOST_REQUIRE(!result);
-  auto code = code_of(result.error());
-  BOOST_TEST((code == error_code::connect_failed
-              || code == error_code::timeout),
-             actorflow::to_string_any(result.error()));
-  BOOST_TEST_MESSAGE(
-    "plain driver, TLS node: " << actorflow::to_string_any(result.error()));
-  BOOST_TEST(contains(actorflow::what(result.error()), secured.address));
-  BOOST_TEST(
-    contains(actorflow::what(result.error()), "does the node use TLS"));
+  check_mismatch(result, "plain driver, TLS node", secured.address,
+                 "does the node use TLS");
 }
 
 BOOST_AUTO_TEST_CASE(a_certificate_from_another_ca_is_rejected) {
