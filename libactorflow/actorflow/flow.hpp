@@ -1156,21 +1156,8 @@ flow<T> make_source(const char* op, Next next) {
         for (;;) {
           // Fast path: as many items as the credit allows, in one loop.
           if (auto n = out.room_now(); n > 0) {
-            for (size_t i = 0; i < n; ++i) {
-              std::optional<T> x;
-              try {
-                x = next();
-              } catch (...) {
-                rethrow_at(index);
-              }
-              if (!x) {
-                out.commit_now();
-                co_return;
-              }
-              out.append_now(std::move(*x));
-              ++index;
-            }
-            out.commit_now();
+            if (!produce_ready(out, next, index, n))
+              co_return;
             continue;
           }
           std::optional<T> x;

@@ -219,7 +219,8 @@ struct taken_guard {
 /// }
 /// ~~~
 template <class T, class U, class Step>
-size_t map_ready(receiver<T>& in, sender<U>& out, Step&& step) {
+[[gnu::flatten]] size_t map_ready(receiver<T>& in, sender<U>& out,
+                                  Step&& step) {
   auto xs = in.available_now();
   auto n = std::min(xs.size(), out.room_now());
   if (n == 0)
@@ -244,7 +245,7 @@ size_t map_ready(receiver<T>& in, sender<U>& out, Step&& step) {
 /// The synchronous fast path of a sink: applies `step(T&&)` to the items
 /// `in` holds now. Returns how many it took (0: fall back to `recv`).
 template <class T, class Step>
-size_t drain_ready(receiver<T>& in, Step&& step) {
+[[gnu::flatten]] size_t drain_ready(receiver<T>& in, Step&& step) {
   auto xs = in.available_now();
   if (xs.empty())
     return 0;
@@ -254,6 +255,30 @@ size_t drain_ready(receiver<T>& in, Step&& step) {
   while (guard.n < n)
     step(std::move(first[guard.n++]));
   return n;
+}
+
+/// The fast path of a source: appends up to `n` items of `next() ->
+/// std::optional<T>` to `out` (`n` at most `out.room_now()`), counting them
+/// in `index`. Returns false once `next` ended the stream.
+template <class T, class Next>
+[[gnu::flatten]] bool produce_ready(sender<T>& out, Next& next, size_t& index,
+                                    size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    std::optional<T> x;
+    try {
+      x = next();
+    } catch (...) {
+      rethrow_at(index);
+    }
+    if (!x) {
+      out.commit_now();
+      return false;
+    }
+    out.append_now(std::move(*x));
+    ++index;
+  }
+  out.commit_now();
+  return true;
 }
 
 /// The body of a mapping stage (then, the workers of route_by_key): applies
