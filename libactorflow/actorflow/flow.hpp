@@ -678,10 +678,20 @@ public:
         [pred = std::move(pred), so](receiver<T> in,
                                      sender<T> out) mutable -> task<> {
           size_t index = 0;
-          while (auto x = co_await in.recv()) {
-            auto keep = detail::apply_at(so, index++, pred, std::as_const(*x));
-            if (keep && static_cast<bool>(*keep)
-                && !co_await out.send(std::move(*x)))
+          auto step = [&](T&& x) {
+            auto keep = detail::apply_at(so, index++, pred, std::as_const(x));
+            return keep && static_cast<bool>(*keep)
+                     ? std::optional<T>{std::move(x)}
+                     : std::optional<T>{};
+          };
+          for (;;) {
+            if (detail::map_ready(in, out, step) > 0)
+              continue;
+            auto x = co_await in.recv();
+            if (!x)
+              co_return;
+            auto y = step(std::move(*x));
+            if (y && !co_await out.send(std::move(*y)))
               co_return;
           }
         });
@@ -705,9 +715,18 @@ public:
         [f = std::move(f), so](receiver<T> in,
                                sender<T> out) mutable -> task<> {
           size_t index = 0;
-          while (auto x = co_await in.recv()) {
-            auto seen = detail::apply_at(so, index++, f, std::as_const(*x));
-            if (seen && !co_await out.send(std::move(*x)))
+          auto step = [&](T&& x) {
+            auto seen = detail::apply_at(so, index++, f, std::as_const(x));
+            return seen ? std::optional<T>{std::move(x)} : std::optional<T>{};
+          };
+          for (;;) {
+            if (detail::map_ready(in, out, step) > 0)
+              continue;
+            auto x = co_await in.recv();
+            if (!x)
+              co_return;
+            auto y = step(std::move(*x));
+            if (y && !co_await out.send(std::move(*y)))
               co_return;
           }
         });
@@ -929,10 +948,18 @@ public:
         [f = std::move(f), so](std::shared_ptr<Acc> acc,
                                receiver<T> in) mutable -> task<> {
           size_t index = 0;
-          while (auto x = co_await in.recv()) {
+          auto step = [&](T&& x) {
             if (auto next = detail::apply_at(so, index++, f, *acc,
-                                             std::move(*x)))
+                                             std::move(x)))
               *acc = std::move(*next);
+          };
+          for (;;) {
+            if (detail::drain_ready(in, step) > 0)
+              continue;
+            auto x = co_await in.recv();
+            if (!x)
+              co_return;
+            step(std::move(*x));
           }
         });
   }
@@ -1127,6 +1154,12 @@ flow<T> make_source(const char* op, Next next) {
       [next](sender<T> out) mutable -> task<> {
         size_t index = 0;
         for (;;) {
+          // Fast path: as many items as the credit allows, in one loop.
+          if (auto n = out.room_now(); n > 0) {
+            if (!produce_ready(out, next, index, n))
+              co_return;
+            continue;
+          }
           std::optional<T> x;
           try {
             x = next();
@@ -1235,9 +1268,16 @@ flow<T> from(receiver<T> rx) {
     ctx.spawn(
       ctx.stage_name("from"),
       [](receiver<T> in, sender<T> out) -> task<> {
-        while (auto x = co_await in.recv())
-          if (!co_await out.send(std::move(*x)))
+        auto step = [](T&& x) {
+          return std::optional<T>{std::move(x)};
+        };
+        for (;;) {
+          if (detail::map_ready(in, out, step) > 0)
+            continue;
+          auto x = co_await in.recv();
+          if (!x || !co_await out.send(std::move(*x)))
             co_return;
+        }
       },
       std::move(**holder), std::move(out));
     holder->reset();

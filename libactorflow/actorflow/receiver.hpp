@@ -5,6 +5,7 @@
 #include <coroutine>
 #include <memory>
 #include <optional>
+#include <span>
 #include <utility>
 
 #include <caf/send.hpp>
@@ -62,6 +63,19 @@ public:
   /// @private Resumes a coroutine of this worker that waits in `recv`; that
   /// `recv` yields an empty optional unless an item is there. Lets a worker
   /// stop a coroutine of its own that waits for input.
+  /// @private The DSL stages' fast path: the items buffered now, which the
+  /// caller moves from (a prefix of them) without suspending, and then
+  /// reports with `consume_now(n)`. Empty when `recv` would suspend (or
+  /// before the first `recv` bound this receiver to its worker).
+  [[gnu::always_inline]] std::span<T> available_now() noexcept {
+    return ep_ ? ep_->available() : std::span<T>{};
+  }
+
+  /// @private Marks the first `n` items of `available_now()` as received.
+  [[gnu::always_inline]] void consume_now(size_t n) {
+    ep_->consume(n);
+  }
+
   void interrupt_recv() {
     if (ep_)
       ep_->interrupt();

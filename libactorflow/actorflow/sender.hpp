@@ -115,6 +115,24 @@ public:
   /// Blocks the calling thread until there is credit, then hands `x` to the
   /// channel. Fails, handing `x` back, once every receiver is gone. Never
   /// call this inside a worker (it throws `std::logic_error` there).
+  /// @private The DSL stages' fast path: how many items `append_now` may
+  /// take without waiting for credit (0 when `send` might suspend or fail,
+  /// or before the first `send` bound this sender to its worker).
+  [[gnu::always_inline]] size_t room_now() const noexcept {
+    return ep_ ? ep_->room() : 0;
+  }
+
+  /// @private Sends `x` without suspending; at most `room_now()` times, then
+  /// `commit_now()`.
+  [[gnu::always_inline]] void append_now(T&& x) {
+    ep_->append(std::move(x));
+  }
+
+  /// @private Ends a run of `append_now`.
+  void commit_now() {
+    ep_->commit();
+  }
+
   send_result<T> blocking_send(T x) {
     if (!ep_)
       return {std::move(x), error_code::invalid_handle};

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -226,6 +227,38 @@ public:
     return std::nullopt;
   }
 
+  // -- hosted batch fast path (never suspends) -------------------------------
+
+  /// How many items `append` may take now without waiting: the credit,
+  /// capped at the end of the current batch. Zero if the endpoint is not
+  /// bound to a host yet (the first `send` binds it) or the receivers are
+  /// gone.
+  [[gnu::always_inline]] size_t room() const noexcept {
+    if (mode_ != mode::hosted || rx_gone_) [[unlikely]]
+      return 0;
+    auto used = out_.size();
+    auto left = used < params_.batch ? params_.batch - used : size_t{0};
+    return std::min<size_t>(credit_, left);
+  }
+
+  /// Accepts `x`; only call it for at most `room()` items, then `commit`.
+  [[gnu::always_inline]] void append(T&& x) {
+    if (out_.size() < out_.capacity()) [[likely]]
+      out_.push_back(std::move(x));
+    else
+      grow_and_push(std::move(x));
+    --credit_;
+  }
+
+  /// Ends a run of `append`s: ships a full batch, or marks the endpoint for
+  /// the flush at the end of the activation (as `accept` does per item).
+  void commit() {
+    if (out_.size() >= params_.batch)
+      push_full();
+    else if (!out_.empty())
+      mark_dirty();
+  }
+
   [[gnu::noinline]] void grow_and_push(T&& x) {
     out_.reserve(std::max<size_t>(params_.batch, out_.size() + 1));
     out_.push_back(std::move(x));
@@ -436,6 +469,29 @@ public:
     if (++consumed_ == half_window_ || pos_ == in_.size()) [[unlikely]]
       mark_dirty();
     return result;
+  }
+
+  // -- hosted batch fast path (never suspends) -------------------------------
+
+  /// The items buffered now, oldest first (empty if the endpoint is not bound
+  /// to a host yet: the first `recv` binds it). The caller moves from a
+  /// prefix of them and then calls `consume` with its length.
+  [[gnu::always_inline]] std::span<T> available() noexcept {
+    if (mode_ != mode::hosted) [[unlikely]]
+      return {};
+    return std::span<T>{in_.data() + pos_, in_.size() - pos_};
+  }
+
+  /// Marks the first `n` items of `available()` as taken: the same
+  /// accounting as `n` calls of `take`.
+  [[gnu::always_inline]] void consume(size_t n) {
+    if (n == 0)
+      return;
+    pos_ += n;
+    taken_ += static_cast<uint32_t>(n);
+    consumed_ += static_cast<uint32_t>(n);
+    if (consumed_ >= half_window_ || pos_ == in_.size())
+      mark_dirty();
   }
 
   // -- blocking API ------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include <algorithm>
 #include <coroutine>
 #include <cstddef>
 #include <deque>
@@ -189,6 +190,97 @@ private:
 
 namespace actorflow::detail {
 
+/// Counts the items a fast-path loop moved out of `in` and reports them
+/// when the loop ends, also when the stage's function throws (the failing
+/// item then counts as received, as with `recv`).
+template <class T>
+struct taken_guard {
+  receiver<T>& in;
+  size_t n = 0;
+
+  ~taken_guard() {
+    in.consume_now(n);
+  }
+};
+
+/// The synchronous fast path of a stage: applies `step(T&&) ->
+/// std::optional<V>` to the items `in` holds now, as many as `out` takes
+/// without waiting for credit, and sends the results (an empty optional
+/// drops the item). One tight loop per chunk instead of a `co_await` per
+/// item; never suspends. Returns how many items it took; 0 means the caller
+/// falls back to `co_await in.recv()` and `co_await out.send(y)` (no input
+/// buffered, no credit, or an endpoint not bound yet).
+///
+/// ~~~
+/// for (;;) {
+///   if (map_ready(in, out, step) > 0)
+///     continue;
+///   auto x = co_await in.recv(); // ... the per-item path
+/// }
+/// ~~~
+template <class T, class U, class Step>
+[[gnu::flatten]] size_t map_ready(receiver<T>& in, sender<U>& out,
+                                  Step&& step) {
+  auto xs = in.available_now();
+  auto n = std::min(xs.size(), out.room_now());
+  if (n == 0)
+    return 0;
+  {
+    taken_guard<T> guard{in};
+    auto* first = xs.data();
+    while (guard.n < n) {
+      auto y = step(std::move(first[guard.n++]));
+      if (y) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(*y)>, U>)
+          out.append_now(std::move(*y));
+        else
+          out.append_now(U(std::move(*y)));
+      }
+    }
+  }
+  out.commit_now();
+  return n;
+}
+
+/// The synchronous fast path of a sink: applies `step(T&&)` to the items
+/// `in` holds now. Returns how many it took (0: fall back to `recv`).
+template <class T, class Step>
+[[gnu::flatten]] size_t drain_ready(receiver<T>& in, Step&& step) {
+  auto xs = in.available_now();
+  if (xs.empty())
+    return 0;
+  auto n = xs.size();
+  taken_guard<T> guard{in};
+  auto* first = xs.data();
+  while (guard.n < n)
+    step(std::move(first[guard.n++]));
+  return n;
+}
+
+/// The fast path of a source: appends up to `n` items of `next() ->
+/// std::optional<T>` to `out` (`n` at most `out.room_now()`), counting them
+/// in `index`. Returns false once `next` ended the stream.
+template <class T, class Next>
+[[gnu::flatten]] bool produce_ready(sender<T>& out, Next& next, size_t& index,
+                                    size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    std::optional<T> x;
+    try {
+      x = next();
+    } catch (...) {
+      rethrow_at(index);
+    }
+    if (!x) {
+      out.commit_now();
+      return false;
+    }
+    out.append_now(std::move(*x));
+    ++index;
+  }
+  out.commit_now();
+  return true;
+}
+
 /// The body of a mapping stage (then, the workers of route_by_key): applies
 /// `f` to every item of `in` under the stage's error policy and sends the
 /// results to `out` in input order. A coroutine `f` has up to
@@ -214,6 +306,21 @@ task<> map_items(const Options& so, F& f, receiver<T>& in, sender<U>& out) {
     }
   }
   size_t index = 0;
+  if constexpr (!is_task<raw>::value) {
+    auto step = [&](T&& x) {
+      return apply_at(so, index++, f, std::move(x));
+    };
+    for (;;) {
+      if (map_ready(in, out, step) > 0)
+        continue;
+      auto x = co_await in.recv();
+      if (!x)
+        co_return;
+      auto y = step(std::move(*x));
+      if (y && !co_await out.send(std::move(*y)))
+        co_return;
+    }
+  }
   while (auto x = co_await in.recv()) {
     if constexpr (is_task<raw>::value) {
       auto call = apply_at(so, index++, f, std::move(*x));
