@@ -128,6 +128,25 @@ BOOST_AUTO_TEST_CASE(refused_connection_is_an_error) {
   BOOST_TEST((std::chrono::steady_clock::now() - t0 < std::chrono::seconds{3}));
 }
 
+// The failing supervisor's error is the pipeline's, never the scatter's
+// `workers_lost` that follows from it (they raced before; the scatter may
+// be blocked on its work channel or see the acks end first).
+BOOST_AUTO_TEST_CASE(the_cause_of_a_lost_stage_is_reported_not_the_loss) {
+  auto a = "127.0.0.1:" + std::to_string(closed_port());
+  auto b = "127.0.0.1:" + std::to_string(closed_port());
+  for (int run = 0; run < 20; ++run) {
+    auto result = actorflow::remote_parallel_then<int64_t>(
+                    actorflow::iota(int32_t{0}, int32_t{20000}),
+                    {{a, 1}, {b, 1}}, "square", opts())
+                    .collect()
+                    .run(sys);
+    BOOST_REQUIRE(!result);
+    BOOST_TEST(code_of(result.error()) == error_code::connect_failed,
+               "run " << run << ": "
+                      << actorflow::to_string_any(result.error()));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(silent_peer_is_a_connect_timeout) {
   silent_listener silent;
   auto where = "127.0.0.1:" + std::to_string(silent.port);

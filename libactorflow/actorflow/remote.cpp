@@ -511,17 +511,15 @@ task<> supervise(std::string where, uint16_t port, std::string host,
                  remote_options opts) {
   // Named awaiters: g++ 12 miscompiles a braced temporary holding a
   // std::string as the operand of co_await.
-  if (auto err = tls_check(host::current()->system())) {
-    abandon(work);
-    abandon(results);
-    fail(make_error(error_code::invalid_argument,
-                    "cannot connect to the node at " + where + ": "
-                      + actorflow::what(err)));
-  }
-  auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
+  caf::error failure;
+  if (auto err = tls_check(host::current()->system()))
+    failure = make_error(error_code::invalid_argument,
+                         "cannot connect to the node at " + where + ": "
+                           + actorflow::what(err));
   caf::expected<caf::actor> node{caf::actor{}};
+  auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
   int lost_handshakes = 0;
-  for (;;) {
+  while (!failure) {
     auto left = std::chrono::duration_cast<caf::timespan>(
       deadline - std::chrono::steady_clock::now());
     connect_awaiter connecting{
@@ -531,35 +529,39 @@ task<> supervise(std::string where, uint16_t port, std::string host,
       break;
     if (!connecting.retry
         && !(connecting.lost_handshake && ++lost_handshakes < 3))
-      break;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      node = make_error(error_code::timeout,
-                        "the node at " + where
-                          + " did not complete CAF's handshake within "
-                          + ms(opts.connect_timeout));
-      break;
-    }
+      failure = node.error();
+    else if (std::chrono::steady_clock::now() >= deadline)
+      failure = make_error(error_code::timeout,
+                           "the node at " + where
+                             + " did not complete CAF's handshake within "
+                             + ms(opts.connect_timeout));
   }
-  if (!node) {
+  caf::expected<caf::actor> w{caf::actor{}};
+  if (!failure) {
+    spawn_awaiter spawning{
+      *node, where, std::move(request), opts.spawn_timeout, {}};
+    w = co_await spawning;
+    if (!w)
+      failure = w.error();
+  }
+  if (failure) {
+    // The scatter leaves the report to this error (its own would only say
+    // that the workers are gone).
+    (void)co_await acks.send(failed_marker);
     abandon(work);
     abandon(results);
-    fail(node.error());
-  }
-  spawn_awaiter spawning{
-    *node, where, std::move(request), opts.spawn_timeout, {}};
-  auto w = co_await spawning;
-  if (!w) {
-    abandon(work);
-    abandon(results);
-    fail(w.error());
+    fail(std::move(failure));
   }
   down_awaiter watching{*w, {}};
   auto reason = co_await watching;
   if (!reason)
     co_return; // the worker ended with its work channel
   if (reason.category() == error_category
-      && reason.code() == static_cast<uint8_t>(error_code::worker_failed))
-    fail(reason); // the stage function threw on the node: like a local one
+      && reason.code() == static_cast<uint8_t>(error_code::worker_failed)) {
+    // The stage function threw on the node: like a local one.
+    (void)co_await acks.send(failed_marker);
+    fail(reason);
+  }
   // Lost: its node died, hung or disconnected. Ends it had not bound yet
   // would keep the channels open; the scatter sends its items again.
   abandon(work);

@@ -271,9 +271,11 @@ using node_spawn_atom = caf::atom_constant<caf::atom("af_nspawn")>;
 using node_info_atom = caf::atom_constant<caf::atom("af_ninfo")>;
 
 /// The high bits of an ack: the gather holds the item (but has not emitted
-/// it yet), or a worker was lost.
+/// it yet), a worker was lost, or a supervisor fails with an error of its own
+/// (connect, spawn, the stage on the node).
 constexpr uint64_t held_flag = uint64_t{1} << 63;
 constexpr uint64_t lost_marker = ~uint64_t{0};
+constexpr uint64_t failed_marker = ~uint64_t{1};
 
 /// True if `init_distribution` was asked for TLS in this process.
 ACTORFLOW_EXPORT bool tls_requested(const caf::actor_system& sys);
@@ -396,7 +398,10 @@ ACTORFLOW_EXPORT task<> supervise(std::string where, uint16_t port,
                                   sender<uint64_t> acks, remote_options opts);
 
 /// The scatter: numbers items, keeps each until its ack, sends it (again
-/// after a loss) to the workers.
+/// after a loss) to the workers. When its workers are gone because a
+/// supervisor failed (`failed_marker`), that supervisor's error is the one
+/// the pipeline reports; the scatter fails with `workers_lost` only when
+/// nobody else explains the loss.
 template <class In>
 task<> remote_scatter(receiver<In> in, receiver<uint64_t> acks,
                       sender<job<In>> work, size_t window, size_t remote,
@@ -405,16 +410,13 @@ task<> remote_scatter(receiver<In> in, receiver<uint64_t> acks,
   std::set<uint64_t> held;      // of those, held by the gather
   uint64_t seq = 0;
   size_t lost = 0;
+  size_t failed = 0;
   bool upstream = true;
-  auto gone = [&](const std::string& why) {
-    fail(make_error(error_code::workers_lost, "every worker of stage '" + stage
-                                                + "' is gone (" + why + "); "
-                                                + std::to_string(store.size())
-                                                + " items unfinished"));
-  };
-  for (;;) {
+  bool acks_open = true;
+  std::string why; // set when the workers are gone
+  while (why.empty()) {
     if (!upstream && store.empty())
-      break;
+      co_return;
     if (upstream && store.size() < window) {
       auto which = co_await select(in, acks);
       if (which == 0) {
@@ -427,24 +429,31 @@ task<> remote_scatter(receiver<In> in, receiver<uint64_t> acks,
         job<In> j{seq, it->second};
         ++seq;
         if (!co_await work.send(std::move(j)))
-          gone("their work channel closed");
+          why = "their work channel closed";
         continue;
       }
     }
     auto a = co_await acks.recv();
-    if (!a)
-      gone("the gather and every supervisor ended");
-    if (*a == lost_marker) {
+    if (!a) {
+      acks_open = false;
+      why = "the gather and every supervisor ended";
+    } else if (*a == failed_marker) {
+      ++failed;
+    } else if (*a == lost_marker) {
       ++lost;
-      if (local == 0 && lost >= remote)
-        gone(std::to_string(lost) + " lost");
+      if (local == 0 && lost >= remote) {
+        why = std::to_string(lost) + " lost";
+        break;
+      }
       // Send again what nobody but the lost worker might have held.
       for (auto& [s, x] : store) {
         if (held.count(s) != 0)
           continue;
         job<In> j{s, x};
-        if (!co_await work.send(std::move(j)))
-          gone("their work channel closed");
+        if (!co_await work.send(std::move(j))) {
+          why = "their work channel closed";
+          break;
+        }
       }
     } else if ((*a & held_flag) != 0) {
       if (store.count(*a & ~held_flag) != 0)
@@ -454,6 +463,21 @@ task<> remote_scatter(receiver<In> in, receiver<uint64_t> acks,
       held.erase(*a);
     }
   }
+  // The rest of the acks is bounded: with the work channel closed, every
+  // worker, supervisor and then the gather end.
+  while (acks_open && failed == 0 && lost < remote + local) {
+    auto a = co_await acks.recv();
+    if (!a)
+      acks_open = false;
+    else if (*a == failed_marker)
+      ++failed;
+  }
+  if (failed > 0)
+    co_return; // a supervisor reports why
+  fail(make_error(error_code::workers_lost, "every worker of stage '" + stage
+                                              + "' is gone (" + why + "); "
+                                              + std::to_string(store.size())
+                                              + " items unfinished"));
 }
 
 /// The ordered gather: restores sequence order, drops duplicates, acks every
