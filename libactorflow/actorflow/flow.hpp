@@ -684,16 +684,7 @@ public:
                      ? std::optional<T>{std::move(x)}
                      : std::optional<T>{};
           };
-          for (;;) {
-            if (detail::map_ready(in, out, step) > 0)
-              continue;
-            auto x = co_await in.recv();
-            if (!x)
-              co_return;
-            auto y = step(std::move(*x));
-            if (y && !co_await out.send(std::move(*y)))
-              co_return;
-          }
+          co_await detail::map_stage(in, out, step);
         });
   }
 
@@ -719,16 +710,7 @@ public:
             auto seen = detail::apply_at(so, index++, f, std::as_const(x));
             return seen ? std::optional<T>{std::move(x)} : std::optional<T>{};
           };
-          for (;;) {
-            if (detail::map_ready(in, out, step) > 0)
-              continue;
-            auto x = co_await in.recv();
-            if (!x)
-              co_return;
-            auto y = step(std::move(*x));
-            if (y && !co_await out.send(std::move(*y)))
-              co_return;
-          }
+          co_await detail::map_stage(in, out, step);
         });
   }
 
@@ -1271,13 +1253,7 @@ flow<T> from(receiver<T> rx) {
         auto step = [](T&& x) {
           return std::optional<T>{std::move(x)};
         };
-        for (;;) {
-          if (detail::map_ready(in, out, step) > 0)
-            continue;
-          auto x = co_await in.recv();
-          if (!x || !co_await out.send(std::move(*x)))
-            co_return;
-        }
+        co_await detail::map_stage(in, out, step);
       },
       std::move(**holder), std::move(out));
     holder->reset();

@@ -242,6 +242,29 @@ template <class T, class U, class Step>
   return n;
 }
 
+/// The loop of a synchronous stage that turns each item into at most one:
+/// whole chunks through `map_ready` while input and credit are there, else
+/// one item through `recv`, `step` and `send`. Ends with the input or once
+/// every receiver of `out` is gone.
+///
+/// ~~~
+/// auto step = [&](T&& x) { return std::optional<T>{x + 1}; };
+/// co_await map_stage(in, out, step);
+/// ~~~
+template <class T, class U, class Step>
+task<> map_stage(receiver<T>& in, sender<U>& out, Step& step) {
+  for (;;) {
+    if (map_ready(in, out, step) > 0)
+      continue;
+    auto x = co_await in.recv();
+    if (!x)
+      co_return;
+    auto y = step(std::move(*x));
+    if (y && !co_await out.send(std::move(*y)))
+      co_return;
+  }
+}
+
 /// The synchronous fast path of a sink: applies `step(T&&)` to the items
 /// `in` holds now. Returns how many it took (0: fall back to `recv`).
 template <class T, class Step>
@@ -310,25 +333,11 @@ task<> map_items(const Options& so, F& f, receiver<T>& in, sender<U>& out) {
     auto step = [&](T&& x) {
       return apply_at(so, index++, f, std::move(x));
     };
-    for (;;) {
-      if (map_ready(in, out, step) > 0)
-        continue;
-      auto x = co_await in.recv();
-      if (!x)
-        co_return;
-      auto y = step(std::move(*x));
-      if (y && !co_await out.send(std::move(*y)))
-        co_return;
-    }
-  }
-  while (auto x = co_await in.recv()) {
-    if constexpr (is_task<raw>::value) {
+    co_await map_stage(in, out, step);
+  } else {
+    while (auto x = co_await in.recv()) {
       auto call = apply_at(so, index++, f, std::move(*x));
       auto y = co_await std::move(call);
-      if (y && !co_await out.send(std::move(*y)))
-        co_return;
-    } else {
-      auto y = apply_at(so, index++, f, std::move(*x));
       if (y && !co_await out.send(std::move(*y)))
         co_return;
     }
