@@ -4,10 +4,10 @@
 // certificate from another CA fail with a clear error within the connect
 // timeout; missing or bad certificate files fail at init and serve time.
 //
-// The certificates are made at test time with the `openssl` program (a
-// throwaway CA, a node and a driver certificate, EC P-256, valid 30 days) in
-// a fresh temporary directory: no private key in the repository and nothing
-// that expires.
+// The certificates are made at test time by tests/make_test_certs.sh (the
+// `openssl` program: throwaway CAs, node and driver certificates, EC P-256,
+// valid 30 days) in a fresh temporary directory: no private key in the
+// repository and nothing that expires.
 
 #include <cstdint>
 #include <cstdlib>
@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -41,23 +40,15 @@ void check_mismatch(const caf::expected<T>& result, const char* what,
   BOOST_TEST(contains(actorflow::what(result.error()), hint));
 }
 
-/// Runs `openssl args...` (found on PATH) quietly; true on exit status 0.
-bool run_openssl(std::vector<std::string> args) {
-  args.insert(args.begin(), "openssl");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY,
-                                   0);
-  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY,
-                                   0);
+/// Runs tests/make_test_certs.sh `dir`; true on exit status 0 (the script
+/// reports openssl's errors on stderr).
+bool make_test_certs(const std::string& dir) {
+  std::string sh = "/bin/sh";
+  std::string script = ACTORFLOW_TEST_CERTS_SCRIPT;
+  auto target = dir;
+  char* argv[] = {sh.data(), script.data(), target.data(), nullptr};
   pid_t pid = -1;
-  auto rc = ::posix_spawnp(&pid, "openssl", &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0)
+  if (::posix_spawn(&pid, sh.c_str(), nullptr, nullptr, argv, environ) != 0)
     return false;
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -77,13 +68,7 @@ struct test_certs {
     if (::mkdtemp(tmpl.data()) == nullptr)
       return;
     dir = tmpl;
-    ok = make_ca("ca") && make_cert("node", "ca") && make_cert("driver", "ca")
-         && make_ca("other-ca")
-         && make_cert("other", "other-ca")
-         // driver.key encrypted with the passphrase "sesame"
-         && run_openssl({"pkey", "-in", path("driver.key"), "-aes256",
-                         "-passout", "pass:sesame", "-out",
-                         path("driver.enc.key")});
+    ok = make_test_certs(dir.string());
   }
 
   ~test_certs() {
@@ -109,25 +94,6 @@ struct test_certs {
     return {"--tls-cert=" + path(name + ".pem"),
             "--tls-key=" + path(name + ".key"),
             "--tls-ca=" + path(ca + ".pem")};
-  }
-
-private:
-  bool make_ca(const std::string& name) {
-    return run_openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                        path(name + ".key"), "-out", path(name + ".pem"),
-                        "-days", "30", "-subj", "/CN=actorflow test " + name});
-  }
-
-  bool make_cert(const std::string& name, const std::string& ca) {
-    return run_openssl({"req", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                        path(name + ".key"), "-out", path(name + ".csr"),
-                        "-subj", "/CN=" + name})
-           && run_openssl({"x509", "-req", "-in", path(name + ".csr"), "-CA",
-                           path(ca + ".pem"), "-CAkey", path(ca + ".key"),
-                           "-set_serial", "1", "-out", path(name + ".pem"),
-                           "-days", "30"});
   }
 };
 
