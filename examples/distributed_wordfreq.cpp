@@ -101,26 +101,18 @@ struct config : caf::actor_system_config {
   size_t workers_per_node = 2;
   std::string connect;
   size_t top = 20;
-  std::string tls_cert;
-  std::string tls_key;
-  std::string tls_ca;
+  actorflow::tls_flags tls;
 
   config() {
-    opt_group{custom_options_, "global"}
-      .add(node, "node", "run as a node (serve the stage)")
-      .add(host, "host", "node: address to bind")
-      .add(port, "port", "node: port (0: a free one)")
-      .add(nodes, "nodes", "driver: node processes to start on 127.0.0.1")
-      .add(workers_per_node, "workers-per-node", "driver: workers per node")
-      .add(connect, "connect", "driver: host:port,... of running nodes")
-      .add(top, "top", "driver: how many words to list")
-      .add(tls_cert, "tls-cert", "TLS: this process's certificate (PEM)")
-      .add(tls_key, "tls-key", "TLS: its private key (PEM)")
-      .add(tls_ca, "tls-ca", "TLS: the CA certificate(s) of peers (PEM)");
-  }
-
-  bool tls() const {
-    return !tls_cert.empty() || !tls_key.empty() || !tls_ca.empty();
+    tls.add_to(
+      opt_group{custom_options_, "global"}
+        .add(node, "node", "run as a node (serve the stage)")
+        .add(host, "host", "node: address to bind")
+        .add(port, "port", "node: port (0: a free one)")
+        .add(nodes, "nodes", "driver: node processes to start on 127.0.0.1")
+        .add(workers_per_node, "workers-per-node", "driver: workers per node")
+        .add(connect, "connect", "driver: host:port,... of running nodes")
+        .add(top, "top", "driver: how many words to list"));
   }
 };
 
@@ -149,11 +141,8 @@ std::pair<pid_t, std::string> start_node(const config& cfg) {
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   std::string exe = "/proc/self/exe";
   std::vector<std::string> args{exe, "--node", "--scheduler.max-threads=2"};
-  if (cfg.tls()) {
-    args.push_back("--tls-cert=" + cfg.tls_cert);
-    args.push_back("--tls-key=" + cfg.tls_key);
-    args.push_back("--tls-ca=" + cfg.tls_ca);
-  }
+  for (auto& flag : cfg.tls.arguments())
+    args.push_back(flag);
   std::vector<char*> argv;
   for (auto& a : args)
     argv.push_back(a.data());
@@ -194,9 +183,7 @@ int main(int argc, char** argv) {
   if (cfg.cli_helptext_printed)
     return EXIT_SUCCESS;
   actorflow::distribution_options dopts;
-  if (cfg.tls())
-    dopts.tls
-      = actorflow::tls_options{cfg.tls_cert, cfg.tls_key, cfg.tls_ca, {}};
+  dopts.tls = cfg.tls.options();
   if (auto err = actorflow::init_distribution(cfg, dopts)) {
     std::cerr << "distributed_wordfreq: " << actorflow::to_string_any(err)
               << '\n';

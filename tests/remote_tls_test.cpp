@@ -174,6 +174,51 @@ BOOST_AUTO_TEST_CASE(tls_is_built) {
   BOOST_TEST(actorflow::tls_supported());
 }
 
+namespace {
+
+struct flags_config : caf::actor_system_config {
+  actorflow::tls_flags tls;
+  flags_config() {
+    tls.add_to(opt_group{custom_options_, "global"});
+  }
+};
+
+caf::error parse(flags_config& cfg, std::vector<std::string> args) {
+  args.insert(args.begin(), "prog");
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  return cfg.parse(static_cast<int>(argv.size()), argv.data());
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(tls_flags_give_tls_options_and_pass_on) {
+  std::vector<std::string> args{"--tls-cert=n.pem", "--tls-key=n.key",
+                                "--tls-ca=ca.pem"};
+  flags_config cfg;
+  BOOST_REQUIRE(!parse(cfg, args));
+  auto tls = cfg.tls.options();
+  BOOST_REQUIRE(tls);
+  BOOST_TEST(tls->certificate == "n.pem");
+  BOOST_TEST(tls->key == "n.key");
+  BOOST_TEST(tls->ca_file == "ca.pem");
+  BOOST_TEST(cfg.tls.arguments() == args);
+  flags_config plain;
+  BOOST_REQUIRE(!parse(plain, {}));
+  BOOST_TEST(!plain.tls.options());
+  BOOST_TEST(plain.tls.arguments().empty());
+  // One flag is enough to ask for TLS; the missing files are then an error.
+  flags_config partial;
+  BOOST_REQUIRE(!parse(partial, {"--tls-ca=ca.pem"}));
+  BOOST_REQUIRE(partial.tls.options());
+  caf::actor_system_config cfg2;
+  actorflow::distribution_options dopts;
+  dopts.tls = partial.tls.options();
+  BOOST_TEST(code_of(actorflow::init_distribution(cfg2, dopts))
+             == error_code::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(a_tls_run_equals_a_local_run) {
   auto& c = certs();
   tls_driver d;

@@ -50,23 +50,19 @@ struct node_config : caf::actor_system_config {
   size_t heartbeat_ms = 500;
   size_t timeout_ms = 5000;
   bool exit_with_parent = false;
-  std::string tls_cert;
-  std::string tls_key;
-  std::string tls_ca;
+  actorflow::tls_flags tls;
 
   node_config() {
-    opt_group{custom_options_, "global"}
-      .add(plugins, "plugins", "comma-separated stage plugins (.so)")
-      .add(host, "host", "address to bind (default 127.0.0.1)")
-      .add(port, "port,p", "port to listen on (0: a free one)")
-      .add(heartbeat_ms, "heartbeat-ms", "heartbeat interval (0: none)")
-      .add(timeout_ms, "timeout-ms",
-           "a silent connection counts as lost after this long")
-      .add(exit_with_parent, "exit-with-parent",
-           "die with the process that started this node (tests, scripts)")
-      .add(tls_cert, "tls-cert", "TLS: this node's certificate (PEM file)")
-      .add(tls_key, "tls-key", "TLS: the certificate's private key (PEM)")
-      .add(tls_ca, "tls-ca", "TLS: CA certificate(s) of drivers (PEM file)");
+    tls.add_to(
+      opt_group{custom_options_, "global"}
+        .add(plugins, "plugins", "comma-separated stage plugins (.so)")
+        .add(host, "host", "address to bind (default 127.0.0.1)")
+        .add(port, "port,p", "port to listen on (0: a free one)")
+        .add(heartbeat_ms, "heartbeat-ms", "heartbeat interval (0: none)")
+        .add(timeout_ms, "timeout-ms",
+             "a silent connection counts as lost after this long")
+        .add(exit_with_parent, "exit-with-parent",
+             "die with the process that started this node (tests, scripts)"));
   }
 };
 
@@ -126,9 +122,7 @@ int main(int argc, char** argv) {
   actorflow::distribution_options dopts;
   dopts.heartbeat = std::chrono::milliseconds{cfg.heartbeat_ms};
   dopts.connection_timeout = std::chrono::milliseconds{cfg.timeout_ms};
-  if (!cfg.tls_cert.empty() || !cfg.tls_key.empty() || !cfg.tls_ca.empty())
-    dopts.tls
-      = actorflow::tls_options{cfg.tls_cert, cfg.tls_key, cfg.tls_ca, {}};
+  dopts.tls = cfg.tls.options();
   if (auto err = actorflow::init_distribution(cfg, dopts)) {
     std::fprintf(stderr, "actorflow_node: %s\n",
                  actorflow::to_string_any(err).c_str());

@@ -150,6 +150,26 @@ bool tls_supported() noexcept {
 #endif
 }
 
+caf::config_option_adder& tls_flags::add_to(caf::config_option_adder& group) {
+  return group
+    .add(certificate, "tls-cert", "TLS: this process's certificate (PEM file)")
+    .add(key, "tls-key", "TLS: the certificate's private key (PEM file)")
+    .add(ca_file, "tls-ca", "TLS: the CA certificate(s) of peers (PEM file)");
+}
+
+std::optional<tls_options> tls_flags::options() const {
+  if (certificate.empty() && key.empty() && ca_file.empty())
+    return std::nullopt;
+  return tls_options{certificate, key, ca_file, {}};
+}
+
+std::vector<std::string> tls_flags::arguments() const {
+  if (!options())
+    return {};
+  return {"--tls-cert=" + certificate, "--tls-key=" + key,
+          "--tls-ca=" + ca_file};
+}
+
 namespace detail {
 
 bool tls_requested(const caf::actor_system& sys) {

@@ -34,6 +34,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
+#include <caf/config_option_adder.hpp>
 #include <caf/expected.hpp>
 #include <caf/timespan.hpp>
 
@@ -112,6 +113,42 @@ ACTORFLOW_EXPORT caf::error init_distribution(caf::actor_system_config& cfg,
 
 /// True if this build of actorflow supports `distribution_options::tls`.
 ACTORFLOW_EXPORT bool tls_supported() noexcept;
+
+/// The command-line flags of a program whose connections may use TLS:
+/// `--tls-cert`, `--tls-key` and `--tls-ca` (PEM files, see `tls_options`).
+/// TLS is on once any of them is given; a missing one is then an error of
+/// `init_distribution`.
+///
+/// ~~~
+/// struct config : caf::actor_system_config {
+///   actorflow::tls_flags tls;
+///   config() {
+///     tls.add_to(opt_group{custom_options_, "global"}.add(port, "port", ""));
+///   }
+/// };
+/// // after cfg.parse(argc, argv):
+/// dopts.tls = cfg.tls.options();
+/// ~~~
+struct ACTORFLOW_EXPORT tls_flags {
+  std::string certificate;
+  std::string key;
+  std::string ca_file;
+
+  /// Adds the three flags to `group` and returns it.
+  caf::config_option_adder& add_to(caf::config_option_adder& group);
+
+  /// The same for a group made just for them:
+  /// `tls.add_to(opt_group{custom_options_, "global"})`.
+  void add_to(caf::config_option_adder&& group) {
+    add_to(group);
+  }
+
+  /// The TLS settings the flags gave, or none (plain TCP).
+  std::optional<tls_options> options() const;
+
+  /// The same flags again, for a process this one starts (empty: none).
+  std::vector<std::string> arguments() const;
+};
 
 // -- stages by name -----------------------------------------------------------
 
