@@ -102,6 +102,12 @@ struct reorder_gate {
     return seq - emitted.load(std::memory_order_acquire) < window;
   }
 
+  /// Scatter: how many items, starting at `seq`, may go out now.
+  size_t room(uint64_t seq) const noexcept {
+    return static_cast<size_t>(
+      window - (seq - emitted.load(std::memory_order_acquire)));
+  }
+
   /// Scatter, when `open(seq)` returned false: parks. Returns true if the
   /// scatter must now wait for a wake-up token, false if it may go on (the
   /// gather caught up meanwhile and no token will come).
@@ -219,7 +225,16 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
         [](receiver<T> in, receiver<uint8_t> tokens, sender<job> work,
            std::shared_ptr<detail::reorder_gate> gate) -> task<> {
           (void)gate; // unordered: no gate
-          for (uint64_t seq = 0;; ++seq) {
+          uint64_t seq = 0;
+          auto number = [&seq](T&& x) {
+            return std::optional<job>{std::in_place, seq++, std::move(x)};
+          };
+          for (;;) {
+            // Whole chunks while input, credit and window are there ...
+            auto room = Ordered ? gate->room(seq) : static_cast<size_t>(-1);
+            if (room > 0 && detail::map_ready(in, work, number, room) > 0)
+              continue;
+            // ... else one item, waiting where needed.
             auto x = co_await in.recv();
             if (!x)
               co_return;
@@ -233,6 +248,7 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
             }
             if (!co_await work.send(job{seq, std::move(*x)}))
               co_return;
+            ++seq;
           }
         },
         std::move(in->rx), std::move(tokens->rx), std::move(work->tx), gate);
@@ -262,21 +278,24 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
                 co_return;
               }
             }
-            while (auto j = co_await work.recv()) {
-              auto index = static_cast<size_t>(j->first);
-              if constexpr (detail::is_task<raw>::value) {
+            if constexpr (detail::is_task<raw>::value) {
+              while (auto j = co_await work.recv()) {
+                auto index = static_cast<size_t>(j->first);
                 auto call = detail::apply_at(so, index, f,
                                              std::move(j->second));
                 auto y = co_await std::move(call);
                 auto r = done{j->first, detail::maybe<U>{std::move(y)}};
                 if (!co_await results.send(std::move(r)))
                   co_return;
-              } else {
-                auto y = detail::apply_at(so, index, f, std::move(j->second));
-                auto r = done{j->first, detail::maybe<U>{std::move(y)}};
-                if (!co_await results.send(std::move(r)))
-                  co_return;
               }
+            } else {
+              auto step = [&f, &so](job&& j) {
+                auto index = static_cast<size_t>(j.first);
+                auto y = detail::apply_at(so, index, f, std::move(j.second));
+                return std::optional<done>{std::in_place, j.first,
+                                           detail::maybe<U>{std::move(y)}};
+              };
+              co_await detail::map_stage(work, results, step);
             }
           },
           work->rx, results->tx);
@@ -292,16 +311,41 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
             // Slot i holds the result of the item with sequence number i
             // (mod window) once it arrived; an empty one was dropped.
             std::vector<std::optional<detail::maybe<U>>> pending(window);
+            auto file = [&pending, window](done&& r) {
+              pending[r.first % window].emplace(std::move(r.second));
+            };
             uint64_t next = 0;
-            while (auto r = co_await results.recv()) {
-              pending[r->first % window].emplace(std::move(r->second));
+            for (;;) {
+              // File every result that is there now (the gate guarantees
+              // each a free slot), or wait for one.
+              if (detail::drain_ready(results, file) == 0) {
+                auto r = co_await results.recv();
+                if (!r)
+                  co_return;
+                file(std::move(*r));
+              }
+              // Emit the run of results at the head, in chunks as far as
+              // credit allows, one `send` when it has to wait for credit.
               auto before = next;
               for (;;) {
-                auto& head = pending[next % window];
-                if (!head)
+                auto room = out.room_now();
+                auto appended = false;
+                auto* head = &pending[next % window];
+                for (; room > 0 && *head; head = &pending[next % window]) {
+                  if ((*head)->value) {
+                    out.append_now(std::move(*(*head)->value));
+                    appended = true;
+                    --room;
+                  }
+                  head->reset();
+                  ++next;
+                }
+                if (appended)
+                  out.commit_now();
+                if (!*head)
                   break;
-                auto y = std::move(*head);
-                head.reset();
+                auto y = std::move(**head);
+                head->reset();
                 ++next;
                 if (y.value && !co_await out.send(std::move(*y.value)))
                   co_return;
@@ -312,10 +356,10 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
           } else {
             (void)gate;
             tokens.close();
-            while (auto r = co_await results.recv())
-              if (r->second.value
-                  && !co_await out.send(std::move(*r->second.value)))
-                co_return;
+            auto step = [](done&& r) {
+              return std::move(r.second.value);
+            };
+            co_await detail::map_stage(results, out, step);
           }
         },
         std::move(results->rx), std::move(tokens->tx), std::move(out),

@@ -206,8 +206,9 @@ struct taken_guard {
 /// The synchronous fast path of a stage: applies `step(T&&) ->
 /// std::optional<V>` to the items `in` holds now, as many as `out` takes
 /// without waiting for credit, and sends the results (an empty optional
-/// drops the item). One tight loop per chunk instead of a `co_await` per
-/// item; never suspends. Returns how many items it took; 0 means the caller
+/// drops the item), at most `limit` of them. One tight loop per chunk
+/// instead of a `co_await` per item; never suspends. Returns how many items
+/// it took; 0 means the caller
 /// falls back to `co_await in.recv()` and `co_await out.send(y)` (no input
 /// buffered, no credit, or an endpoint not bound yet).
 ///
@@ -219,10 +220,10 @@ struct taken_guard {
 /// }
 /// ~~~
 template <class T, class U, class Step>
-[[gnu::flatten]] size_t map_ready(receiver<T>& in, sender<U>& out,
-                                  Step&& step) {
+[[gnu::flatten]] size_t map_ready(receiver<T>& in, sender<U>& out, Step&& step,
+                                  size_t limit = static_cast<size_t>(-1)) {
   auto xs = in.available_now();
-  auto n = std::min(xs.size(), out.room_now());
+  auto n = std::min({xs.size(), out.room_now(), limit});
   if (n == 0)
     return 0;
   {
