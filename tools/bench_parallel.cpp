@@ -40,7 +40,7 @@
 //   --variants LIST        subset of "soutc" (default sout)
 //   --workers n            parallel workers / TBB threads (default 2)
 //   --window W             window argument of parallel_then (default 0: the
-//                          library's choice, 64*n)
+//                          library's choice, max(4*C, 64*n))
 //   --capacity C           run_options.capacity (default 1024)
 //   --batch K              run_options.batch (default 0: min(C, 256))
 //   --tbb-tokens T         TBB max_number_of_live_tokens (default 4*n)
@@ -364,7 +364,7 @@ int main(int argc, char** argv) {
     << (opt.warmup ? " (+1 warm-up round of N/10 items)" : " (no warm-up)")
     << ", budget = " << (opt.budget > 0 ? fmt(opt.budget, 0) + " s" : "none")
     << ", workers n = " << opt.workers << ", parallel_then window = "
-    << (opt.window != 0 ? std::to_string(opt.window) : "default (64*n)")
+    << (opt.window != 0 ? std::to_string(opt.window) : "default (max(4*C, 64*n))")
     << ", run_options capacity = " << opt.capacity << ", batch = "
     << (opt.batch != 0 ? std::to_string(opt.batch) : "default (min(C, 256))")
     << ", TBB live tokens = " << opt.tbb_tokens

@@ -839,7 +839,7 @@ public:
 
   /// `n` worker actors apply `f` to the items in parallel; a gather actor
   /// restores the input order. Dispatch is demand-driven, and at most
-  /// `so.window` items (default: the pipeline's channel
+  /// `so.window` items (default: four times the pipeline's channel
   /// capacity, at least 64 per worker) are between the dispatcher
   /// and the gather at any time, so the gather's reorder buffer is bounded
   /// even when one item is slow: dispatch then holds back. Each worker
