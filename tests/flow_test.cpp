@@ -1970,7 +1970,7 @@ void run_random_case(caf::actor_system& sys, uint64_t seed) {
   auto snk = pick(rng, {sink_kind::collect, sink_kind::collect, sink_kind::fold,
                         sink_kind::for_each, sink_kind::to_sender});
   std::ostringstream desc;
-  desc << "seed " << seed << ", n " << n << ", capacity " << ro.capacity
+  desc << "seed " << seed << ", n " << n << ", capacity " << *ro.capacity
        << ", batch " << ro.batch << ", source " << static_cast<int>(src)
        << ", sink " << static_cast<int>(snk) << ", chain:";
   for (const auto& o : ops)
@@ -1995,7 +1995,7 @@ void run_random_case(caf::actor_system& sys, uint64_t seed) {
           }));
         break;
       case source_kind::receiver: {
-        auto ch = actorflow::channel<i64>(sys, ro.capacity);
+        auto ch = actorflow::channel<i64>(sys, *ro.capacity);
         BOOST_TEST_REQUIRE(static_cast<bool>(ch));
         auto [tx, rx] = std::move(*ch);
         fl.emplace(actorflow::from(std::move(rx)));
@@ -2046,7 +2046,7 @@ void run_random_case(caf::actor_system& sys, uint64_t seed) {
         break;
       }
       case sink_kind::to_sender: {
-        auto ch = actorflow::channel<i64>(sys, ro.capacity);
+        auto ch = actorflow::channel<i64>(sys, *ro.capacity);
         BOOST_TEST_REQUIRE(static_cast<bool>(ch));
         auto [tx, rx] = std::move(*ch);
         std::jthread reader{[&got, rx = std::move(rx)]() mutable {

@@ -283,6 +283,54 @@ BOOST_FIXTURE_TEST_CASE(parallel_then_counts_per_actor, system_fixture,
   BOOST_TEST(count(dot, "style=dashed") == 1u);
 }
 
+//! Contract: with the automatic capacity (run_options::capacity unset, the
+//! default) each channel holds 64 KiB of items by sizeof(T), between 1024
+//! and 16384 items, and never has more in flight; parallel_then's window
+//! (the capacity of its work channel) is 4096; an explicit capacity applies
+//! to every channel.
+BOOST_FIXTURE_TEST_CASE(automatic_capacity_by_item_size, system_fixture,
+                        *utf::label("stats")) {
+  struct wide {
+    int64_t x;
+    char pad[120];
+  };
+  static_assert(sizeof(wide) == 128);
+  constexpr int n = 50000;
+  auto pipeline = [] {
+    return actorflow::iota(0, n)
+      .then([](int x) {
+        return wide{x, {}};
+      })
+      .then([](wide w) { return static_cast<uint64_t>(w.x); })
+      .parallel_then(2, [](uint64_t x) { return x + 1; })
+      .fold(uint64_t{0}, [](uint64_t acc, uint64_t x) { return acc + x; });
+  };
+  auto check = [&](run_options ro, size_t int_cap, size_t wide_cap,
+                   size_t u64_cap, size_t window) {
+    BOOST_TEST_CONTEXT("run_options::capacity " << ro.capacity.value_or(0)) {
+      auto run = pipeline().start(sys, ro);
+      BOOST_TEST(value_of(run.wait()) == uint64_t{n} * (n + 1) / 2);
+      auto st = run.stats();
+      BOOST_TEST_INFO(actorflow::to_string(st));
+      auto one = [&](const std::string& from, const std::string& to) {
+        auto es = edges(st, from, to);
+        BOOST_TEST_REQUIRE(es.size() == 1u, from << " -> " << to);
+        BOOST_TEST(es[0].max_in_flight <= es[0].capacity, from << " -> " << to);
+        return es[0].capacity;
+      };
+      BOOST_TEST(one("iota#1", "then#2") == int_cap);
+      BOOST_TEST(one("then#2", "then#3") == wide_cap);
+      BOOST_TEST(one("then#3", "parallel_then#4.scatter") == u64_cap);
+      BOOST_TEST(one("parallel_then#4.scatter", "parallel_then#4.worker1")
+                 == window);
+    }
+  };
+  check(run_options{}, 16384, 1024, 8192, 4096);
+  run_options fixed;
+  fixed.capacity = 100;
+  check(fixed, 100, 100, 100, 400);
+}
+
 //! Contract: fan-in edges (merge, route_by_key's workers into the next
 //! stage) count per sender, fan-out edges (route_by_key's lanes) per
 //! receiver; the counts add up to the stage totals.

@@ -20,8 +20,8 @@ struct par_options {
   size_t workers = 2;
   /// Window argument of parallel_then (0: the library's choice).
   size_t window = 0;
-  /// run_options.capacity.
-  size_t capacity = 1024;
+  /// run_options.capacity (0: the library's choice by item size).
+  size_t capacity = 0;
   /// run_options.batch (0: the library's choice).
   uint32_t batch = 0;
   /// TBB max_number_of_live_tokens.
@@ -76,7 +76,8 @@ inline checksum sequential(const workload& w) {
 
 inline actorflow::run_options af_options(const par_options& opt) {
   actorflow::run_options ro;
-  ro.capacity = opt.capacity;
+  if (opt.capacity != 0)
+    ro.capacity = opt.capacity;
   ro.batch = opt.batch;
   return ro;
 }

@@ -40,9 +40,10 @@
 //   --variants LIST        subset of "soutc" (default sout)
 //   --workers n            parallel workers / TBB threads (default 2)
 //   --window W             window argument of parallel_then (default 0: the
-//                          library's choice, max(4*C, 64*n))
-//   --capacity C           run_options.capacity (default 1024)
-//   --batch K              run_options.batch (default 0: min(C, 256))
+//                          library's choice, max(4*C, 64*n), C = 1024
+//                          when the capacity is automatic)
+//   --capacity C           run_options.capacity (default 0: by item size)
+//   --batch K              run_options.batch (default 0: capacity / 4)
 //   --tbb-tokens T         TBB max_number_of_live_tokens (default 4*n)
 //   --chunk K              items per chunk of variant c (default 64)
 //   --iters-per-us X       skip calibration: hash iterations per microsecond
@@ -364,9 +365,13 @@ int main(int argc, char** argv) {
     << (opt.warmup ? " (+1 warm-up round of N/10 items)" : " (no warm-up)")
     << ", budget = " << (opt.budget > 0 ? fmt(opt.budget, 0) + " s" : "none")
     << ", workers n = " << opt.workers << ", parallel_then window = "
-    << (opt.window != 0 ? std::to_string(opt.window) : "default (max(4*C, 64*n))")
-    << ", run_options capacity = " << opt.capacity << ", batch = "
-    << (opt.batch != 0 ? std::to_string(opt.batch) : "default (min(C, 256))")
+    << (opt.window != 0 ? std::to_string(opt.window)
+                        : "default (max(4*C, 64*n), C = 1024 if auto)")
+    << ", run_options capacity = "
+    << (opt.capacity != 0 ? std::to_string(opt.capacity)
+                          : "auto (by item size)")
+    << ", batch = "
+    << (opt.batch != 0 ? std::to_string(opt.batch) : "default (capacity / 4)")
     << ", TBB live tokens = " << opt.tbb_tokens
     << (opt.variants.find('c') != std::string::npos
           ? ", chunk (c) = " + std::to_string(opt.chunk)

@@ -40,13 +40,14 @@
 //
 // Usage: bench_pipeline [options] [-- CAF options]
 //   --items N              items per run (default 10000000)
-//   --capacity C           channel / queue capacity in items (default 1024)
+//   --capacity C           channel / queue capacity in items (default 16384,
+//                          the DSL's automatic capacity for int)
 //   --runs R               timed runs per variant (default 5)
 //   --variants LIST        subset of "abcdefghi" to run (default all)
 //   --warmup N             items of the untimed warm-up round (default N/10,
 //                          0 disables it)
 //   --af-batch K           actorflow channel_options.batch (default 0: the
-//                          library's choice, min(C, 256))
+//                          library's choice, C / 4)
 //   --queue-batch B        batch size of variant d (default 256)
 //   --tbb-tokens T         max_number_of_live_tokens of variant g (default C)
 //   --scheduler-threads T  shorthand for --scheduler.max-threads=T
@@ -228,7 +229,7 @@ int main(int argc, char** argv) {
             : std::string{" (no warm-up)"})
       << ", actorflow batch = "
       << (opt.af_batch != 0 ? std::to_string(opt.af_batch)
-                            : "default (min(C, 256))")
+                            : "default (C / 4)")
       << ", queue batch (d) = " << std::min(opt.queue_batch, opt.capacity)
       << ", TBB live tokens (g) = " << opt.tbb_tokens
       << ", hardware threads = " << std::thread::hardware_concurrency()

@@ -381,7 +381,8 @@ section run_w1(caf::actor_system& sys, const options& opt,
   std::ostringstream os;
   os << "N = " << n << " ints, " << runs
      << " timed runs per variant (interleaved, after one warm-up round of "
-        "N/10); capacity 1024 for channels and queues, 1024 TBB tokens.\n\n"
+        "N/10); capacity 16384 for channels and queues (the DSL's automatic "
+        "capacity for int), 16384 TBB tokens.\n\n"
      << rate_tables(ss) << "\n![W1](w1.svg)\n";
   sec.text = os.str();
   for (auto id : {"a", "f"}) {

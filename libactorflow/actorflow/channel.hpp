@@ -22,8 +22,10 @@ namespace actorflow {
 
 /// Tuning of one channel.
 struct channel_options {
-  /// Most items per message; 0 picks min(capacity, 256). Senders collect up
-  /// to this many items per activation into one message.
+  /// Most items per message; 0 picks a quarter of the capacity (at least
+  /// 1), so that four batches are in flight. Senders collect up to this many
+  /// items per activation into one message, which leaves when it is full or
+  /// when the sender suspends: a large batch adds no latency.
   uint32_t batch = 0;
   /// How many items each receiver asks for ahead of its `recv` calls; 0
   /// picks two batches, but at most half the capacity. At most `capacity`.
@@ -90,7 +92,7 @@ caf::expected<channel_pair<T>> channel(caf::actor_system& sys, size_t capacity,
   detail::channel_params params;
   params.capacity = static_cast<uint32_t>(capacity);
   params.batch = opts.batch != 0 ? opts.batch
-                                 : std::min<uint32_t>(params.capacity, 256);
+                                 : std::max<uint32_t>(params.capacity / 4, 1);
   params.read_ahead = opts.read_ahead;
   params.read_ahead_ns = static_cast<uint32_t>(
     std::clamp<int64_t>(opts.read_ahead_time.count(), 0, INT32_MAX));

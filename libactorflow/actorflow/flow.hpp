@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -66,8 +67,9 @@ struct stage_options {
   /// `route_by_key` called without `n`; 0 picks the scheduler's thread count.
   size_t workers = 0;
   /// Most items between dispatch and gather of `parallel_then` (bounds its
-  /// reorder buffer); 0 picks the pipeline's channel capacity, at least 64
-  /// per worker.
+  /// reorder buffer); 0 picks four times the pipeline's capacity
+  /// (`run_options::capacity`, 4096 items when that is unset), at least
+  /// 64 per worker.
   size_t window = 0;
   /// What the stage does when its function fails on an item (throws, or
   /// returns a `caf::expected` holding an error): end the pipeline (the
@@ -82,9 +84,15 @@ struct stage_options {
 
 /// Settings of a whole pipeline run.
 struct run_options {
-  /// Default capacity of every channel between two stages.
-  size_t capacity = 1024;
-  /// Default batch size (0: min(capacity, 256)).
+  /// Default capacity of every channel between two stages (0 is an
+  /// error). Unset (the default), each channel is sized by its item type:
+  /// 64 KiB of items by `sizeof(T)`, at least 1024 and at most 16384 items
+  /// (16384 `int`s, 1024 items of 64 bytes or more). Small items then
+  /// travel in large batches, which is what makes a cheap stage cheap:
+  /// every batch costs a few messages.
+  std::optional<size_t> capacity;
+  /// Default batch size (0: a quarter of the channel's capacity, so that
+  /// four batches are in flight on every channel).
   uint32_t batch = 0;
   /// Where the run records its statistics (see stats.hpp); null: a monitor
   /// of its own, read through `running<R>::stats()`. Set it to read the
@@ -169,11 +177,25 @@ struct build_context {
     return std::string{op} + "#" + std::to_string(++stages);
   }
 
+  /// The pipeline's capacity as set in `run_options`, or 1024 when that is
+  /// automatic (the parallel stages' windows scale with it).
+  size_t base_capacity() const noexcept {
+    return opts.capacity.value_or(1024);
+  }
+
+  /// The default capacity of a channel of `T` (see `run_options::capacity`).
+  template <class T>
+  size_t capacity_for() const noexcept {
+    if (opts.capacity)
+      return *opts.capacity;
+    return std::clamp<size_t>((64 * 1024) / sizeof(T), 1024, 16384);
+  }
+
   template <class T>
   std::optional<channel_pair<T>> make_channel(
     const stage_options& so, std::chrono::nanoseconds read_ahead_time = {}) {
-    auto cap = so.capacity != 0 ? so.capacity : opts.capacity;
-    auto bat = so.batch != 0 ? so.batch : opts.batch;
+    auto cap = so.capacity != 0 ? so.capacity : capacity_for<T>();
+    auto bat = so.batch != 0 ? so.batch : opts.batch; // 0: capacity / 4
     channel_options co;
     co.batch = bat;
     co.read_ahead = so.read_ahead;

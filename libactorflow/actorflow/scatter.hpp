@@ -188,9 +188,9 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
       // a parked scatter only runs again once a busy worker yields its core
       // (bench_parallel, 1 us items, 2 workers: 0.82-0.84 of the 2x limit
       // with 1 x capacity, 0.90 with 4 x).
-      size_t window = so.window != 0
-                        ? so.window
-                        : std::max<size_t>(4 * ctx.opts.capacity, 64 * workers);
+      size_t window = so.window != 0 ? so.window
+                                     : std::max<size_t>(4 * ctx.base_capacity(),
+                                                        64 * workers);
       window = std::max(window, workers);
       auto in
         = ctx.make_channel<T>({.capacity = so.capacity, .batch = so.batch});
