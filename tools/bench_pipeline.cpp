@@ -228,8 +228,7 @@ int main(int argc, char** argv) {
             ? " (+1 warm-up round of " + std::to_string(opt.warmup) + " items)"
             : std::string{" (no warm-up)"})
       << ", actorflow batch = "
-      << (opt.af_batch != 0 ? std::to_string(opt.af_batch)
-                            : "default (C / 4)")
+      << (opt.af_batch != 0 ? std::to_string(opt.af_batch) : "default (C / 4)")
       << ", queue batch (d) = " << std::min(opt.queue_batch, opt.capacity)
       << ", TBB live tokens (g) = " << opt.tbb_tokens
       << ", hardware threads = " << std::thread::hardware_concurrency()
