@@ -60,9 +60,6 @@ public:
     return awaiter{ep_.get()};
   }
 
-  /// @private Resumes a coroutine of this worker that waits in `recv`; that
-  /// `recv` yields an empty optional unless an item is there. Lets a worker
-  /// stop a coroutine of its own that waits for input.
   /// @private The DSL stages' fast path: the items buffered now, which the
   /// caller moves from (a prefix of them) without suspending, and then
   /// reports with `consume_now(n)`. Empty when `recv` would suspend (or
@@ -76,6 +73,9 @@ public:
     ep_->consume(n);
   }
 
+  /// @private Resumes a coroutine of this worker that waits in `recv`; that
+  /// `recv` yields an empty optional unless an item is there. Lets a worker
+  /// stop a coroutine of its own that waits for input.
   void interrupt_recv() {
     if (ep_)
       ep_->interrupt();

@@ -564,31 +564,35 @@ task<> supervise(std::string where, uint16_t port, std::string host,
     if (!w)
       failure = w.error();
   }
-  if (failure) {
-    // The scatter leaves the report to this error (its own would only say
-    // that the workers are gone).
-    (void)co_await acks.send(failed_marker);
+  bool spawned = !failure;
+  if (spawned) {
+    down_awaiter watching{*w, {}};
+    auto reason = co_await watching;
+    if (!reason)
+      co_return; // the worker ended with its work channel
+    if (reason.category() != error_category
+        || reason.code() != static_cast<uint8_t>(error_code::worker_failed)) {
+      // Lost: its node died, hung or disconnected. Ends it had not bound
+      // yet would keep the channels open; the scatter sends its items again.
+      abandon(work);
+      abandon(results);
+      if (opts.on_worker_lost)
+        opts.on_worker_lost(where, reason);
+      (void)co_await acks.send(lost_marker);
+      co_return;
+    }
+    // The stage function threw on the node: like a local one.
+    failure = std::move(reason);
+  }
+  // Failed (no node, no worker, or the stage threw). The scatter leaves the
+  // report to this error (its own would only say that the workers are
+  // gone); a worker that never ran cannot release its channel ends.
+  (void)co_await acks.send(failed_marker);
+  if (!spawned) {
     abandon(work);
     abandon(results);
-    fail(std::move(failure));
   }
-  down_awaiter watching{*w, {}};
-  auto reason = co_await watching;
-  if (!reason)
-    co_return; // the worker ended with its work channel
-  if (reason.category() == error_category
-      && reason.code() == static_cast<uint8_t>(error_code::worker_failed)) {
-    // The stage function threw on the node: like a local one.
-    (void)co_await acks.send(failed_marker);
-    fail(reason);
-  }
-  // Lost: its node died, hung or disconnected. Ends it had not bound yet
-  // would keep the channels open; the scatter sends its items again.
-  abandon(work);
-  abandon(results);
-  if (opts.on_worker_lost)
-    opts.on_worker_lost(where, reason);
-  (void)co_await acks.send(lost_marker);
+  fail(std::move(failure));
 }
 
 } // namespace detail

@@ -447,7 +447,8 @@ task<> remote_scatter(receiver<In> in, receiver<uint64_t> acks,
   std::set<uint64_t> held;      // of those, held by the gather
   uint64_t seq = 0;
   size_t lost = 0;
-  size_t failed = 0;
+  bool failed = false;   // a supervisor sent failed_marker: it reports why
+  bool all_lost = false; // every worker was lost: nobody else reports
   bool upstream = true;
   bool acks_open = true;
   std::string why; // set when the workers are gone
@@ -475,10 +476,11 @@ task<> remote_scatter(receiver<In> in, receiver<uint64_t> acks,
       acks_open = false;
       why = "the gather and every supervisor ended";
     } else if (*a == failed_marker) {
-      ++failed;
+      failed = true;
     } else if (*a == lost_marker) {
       ++lost;
       if (local == 0 && lost >= remote) {
+        all_lost = true;
         why = std::to_string(lost) + " lost";
         break;
       }
@@ -500,16 +502,17 @@ task<> remote_scatter(receiver<In> in, receiver<uint64_t> acks,
       held.erase(*a);
     }
   }
-  // The rest of the acks is bounded: with the work channel closed, every
-  // worker, supervisor and then the gather end.
-  while (acks_open && failed == 0 && lost < remote + local) {
+  // Look for a supervisor's failed_marker in the rest of the acks, unless
+  // every worker was lost (then no supervisor fails). Bounded: with the
+  // work channel closed, every worker, supervisor and then the gather end.
+  while (acks_open && !failed && !all_lost) {
     auto a = co_await acks.recv();
     if (!a)
       acks_open = false;
     else if (*a == failed_marker)
-      ++failed;
+      failed = true;
   }
-  if (failed > 0)
+  if (failed)
     co_return; // a supervisor reports why
   fail(make_error(error_code::workers_lost, "every worker of stage '" + stage
                                               + "' is gone (" + why + "); "

@@ -112,9 +112,6 @@ public:
     return awaiter{ep_.get(), std::move(x)};
   }
 
-  /// Blocks the calling thread until there is credit, then hands `x` to the
-  /// channel. Fails, handing `x` back, once every receiver is gone. Never
-  /// call this inside a worker (it throws `std::logic_error` there).
   /// @private The DSL stages' fast path: how many items `append_now` may
   /// take without waiting for credit (0 when `send` might suspend or fail,
   /// or before the first `send` bound this sender to its worker).
@@ -133,6 +130,9 @@ public:
     ep_->commit();
   }
 
+  /// Blocks the calling thread until there is credit, then hands `x` to the
+  /// channel. Fails, handing `x` back, once every receiver is gone. Never
+  /// call this inside a worker (it throws `std::logic_error` there).
   send_result<T> blocking_send(T x) {
     if (!ep_)
       return {std::move(x), error_code::invalid_handle};

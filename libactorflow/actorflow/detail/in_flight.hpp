@@ -208,9 +208,9 @@ struct taken_guard {
 /// without waiting for credit, and sends the results (an empty optional
 /// drops the item), at most `limit` of them. One tight loop per chunk
 /// instead of a `co_await` per item; never suspends. Returns how many items
-/// it took; 0 means the caller
-/// falls back to `co_await in.recv()` and `co_await out.send(y)` (no input
-/// buffered, no credit, or an endpoint not bound yet).
+/// it took; 0 means the caller falls back to `co_await in.recv()` and
+/// `co_await out.send(y)` (no input buffered, no credit, no room in the
+/// window, or an endpoint not bound yet).
 ///
 /// ~~~
 /// for (;;) {
