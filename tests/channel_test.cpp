@@ -783,6 +783,66 @@ BOOST_FIXTURE_TEST_CASE(huge_capacity_is_invalid, system_fixture,
   BOOST_TEST(n == 1000);
 }
 
+//! Contract: a sender that holds credit while it waits elsewhere gives it
+//! back when another sender has none left. Capacity 4: two worker senders
+//! each send one item and then wait on another channel, each holding its
+//! window of 2 credits, the whole capacity; a third sender (a thread) must
+//! still get all its items through. Without the recall it would wait
+//! forever (the watchdog fails the test).
+BOOST_FIXTURE_TEST_CASE(idle_senders_give_credit_to_a_starving_sender,
+                        system_fixture, *boost::unit_test::label("credit")) {
+  constexpr int items = 200;
+  auto ch = actorflow::channel<int>(sys, 4);
+  auto go = actorflow::channel<int>(sys, 2);
+  BOOST_REQUIRE(ch);
+  BOOST_REQUIRE(go);
+  auto [tx, rx] = std::move(*ch);
+  auto [go_tx, go_rx] = std::move(*go);
+  auto idle = [](sender<int> out, receiver<int> go, int tag) -> task<> {
+    if (!co_await out.send(-tag))
+      co_return;
+    (void)co_await go.recv(); // holds its credit meanwhile
+    (void)co_await out.send(-tag - 10);
+  };
+  std::vector<actorflow::worker> idlers;
+  for (int tag : {1, 2})
+    idlers.push_back(actorflow::spawn_worker(sys, idle, sender<int>{tx},
+                                             receiver<int>{go_rx}, tag));
+  go_rx.close();
+  // Both idle senders' first items arrive before the thread starts.
+  std::vector<int> got;
+  for (int i = 0; i < 2; ++i) {
+    auto x = rx.blocking_recv();
+    BOOST_REQUIRE(x.has_value());
+    got.push_back(*x);
+  }
+  std::thread t([out = std::move(tx)]() mutable {
+    for (int i = 0; i < items; ++i)
+      if (!out.blocking_send(i))
+        return;
+  });
+  for (int i = 0; i < items; ++i) {
+    auto x = rx.blocking_recv();
+    BOOST_REQUIRE(x.has_value());
+    got.push_back(*x);
+  }
+  t.join();
+  for (int i = 0; i < 2; ++i)
+    BOOST_REQUIRE(go_tx.blocking_send(i));
+  go_tx.close();
+  while (auto x = rx.blocking_recv())
+    got.push_back(*x);
+  for (auto& w : idlers)
+    BOOST_TEST(!w.join());
+  std::vector<int> expected{-12, -11, -2, -1};
+  for (int i = 0; i < items; ++i)
+    expected.push_back(i);
+  std::sort(got.begin(), got.end());
+  std::sort(expected.begin(), expected.end());
+  BOOST_TEST(got == expected);
+  BOOST_TEST(rx.metrics().max_in_flight <= 4u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(batching)

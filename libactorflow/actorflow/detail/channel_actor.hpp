@@ -527,7 +527,8 @@ private:
     while (!waiting_.empty()) {
       auto cap = free_capacity();
       if (cap == 0) {
-        recall();
+        if (starving())
+          recall();
         return;
       }
       auto id = waiting_.front();
@@ -548,8 +549,22 @@ private:
     }
   }
 
+  /// True if a sender waits for credit with none left: it cannot go on
+  /// until it gets some. A sender that still holds credit only wants to top
+  /// up its window and can wait for capacity to free; recalling the credit
+  /// of others on its behalf would make busy senders that take turns strip
+  /// each other's credit, so that each stalls at the start of its next turn.
+  bool starving() const {
+    for (auto id : waiting_)
+      if (auto i = txs_.find(id);
+          i != txs_.end() && i->second.want > 0 && i->second.granted == 0)
+        return true;
+    return false;
+  }
+
   /// Senders keep unused credit while idle (no round trip when they resume);
-  /// when others wait for capacity, idle holders are asked to give it back.
+  /// when a sender starves for capacity, idle holders are asked to give it
+  /// back.
   void recall() {
     if (granted_ == 0)
       return;
