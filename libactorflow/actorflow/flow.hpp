@@ -54,7 +54,7 @@ struct stage_options {
   /// How many items the stage asks for ahead of its work (its receiver's
   /// read-ahead); 0 picks two batches, at most half the capacity. For
   /// `parallel_then` and `route_by_key`: the read-ahead of each worker
-  /// (`parallel_then`'s default adapts to about 400 us of the worker's
+  /// (`parallel_then`'s default adapts to about 1 ms of the worker's
   /// measured work). Independent of `concurrency`.
   uint32_t read_ahead = 0;
   /// How many calls of a coroutine `f` (returning `task<U>`) one stage actor
@@ -177,10 +177,18 @@ struct build_context {
     return std::string{op} + "#" + std::to_string(++stages);
   }
 
-  /// The pipeline's capacity as set in `run_options`, or 1024 when that is
-  /// automatic (the parallel stages' windows scale with it).
+  /// Automatic channel capacity (see `run_options::capacity`): this many
+  /// bytes of items, at least `min_auto_capacity` and at most
+  /// `max_auto_capacity` items.
+  static constexpr size_t auto_capacity_bytes = 64 * 1024;
+  static constexpr size_t min_auto_capacity = 1024;
+  static constexpr size_t max_auto_capacity = 16384;
+
+  /// The pipeline's capacity as set in `run_options`, or the smallest
+  /// automatic capacity when that is automatic (the parallel stages' windows
+  /// scale with it).
   size_t base_capacity() const noexcept {
-    return opts.capacity.value_or(1024);
+    return opts.capacity.value_or(min_auto_capacity);
   }
 
   /// The default capacity of a channel of `T` (see `run_options::capacity`).
@@ -188,7 +196,8 @@ struct build_context {
   size_t capacity_for() const noexcept {
     if (opts.capacity)
       return *opts.capacity;
-    return std::clamp<size_t>((64 * 1024) / sizeof(T), 1024, 16384);
+    return std::clamp<size_t>(auto_capacity_bytes / sizeof(T),
+                              min_auto_capacity, max_auto_capacity);
   }
 
   template <class T>
@@ -865,7 +874,7 @@ public:
   /// capacity, at least 64 per worker) are between the dispatcher
   /// and the gather at any time, so the gather's reorder buffer is bounded
   /// even when one item is slow: dispatch then holds back. Each worker
-  /// reads `so.read_ahead` items ahead (default: about 400 us of
+  /// reads `so.read_ahead` items ahead (default: about 1 ms of
   /// its measured work) and, for a coroutine
   /// `f`, has up to `so.concurrency` calls in flight. `n == 0` is an error.
   ///

@@ -97,15 +97,15 @@ struct reorder_gate {
   /// it wants to be woken.
   std::atomic<uint64_t> parked{0};
 
-  /// Scatter: true if item `seq` may go out now.
-  bool open(uint64_t seq) const noexcept {
-    return seq - emitted.load(std::memory_order_acquire) < window;
-  }
-
   /// Scatter: how many items, starting at `seq`, may go out now.
   size_t room(uint64_t seq) const noexcept {
     return static_cast<size_t>(
       window - (seq - emitted.load(std::memory_order_acquire)));
+  }
+
+  /// Scatter: true if item `seq` may go out now.
+  bool open(uint64_t seq) const noexcept {
+    return room(seq) > 0;
   }
 
   /// Scatter, when `open(seq)` returned false: parks. Returns true if the
@@ -194,16 +194,18 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
       window = std::max(window, workers);
       auto in
         = ctx.make_channel<T>({.capacity = so.capacity, .batch = so.batch});
-      // Unless told otherwise, workers adapt their read-ahead to about 400 us
+      // Unless told otherwise, workers adapt their read-ahead to about 1 ms
       // of work: dispatch stays demand-driven for slow items (a busy worker
       // does not sit on items an idle one could take), while cheap items
-      // travel in large batches. A worker asks for more every half window,
-      // and each such round trip (pull, items, results push, their channel
-      // actors) costs a few microseconds of CPU: at 100 us that was 5-15%
-      // of the work of 1-10 us items (bench_parallel's CPU share of f), at
-      // 400 us it is 1-4% for 10 us items. The work channel's batches of up
-      // to 512 items (128 before) let 1 us items reach that read-ahead in
-      // one message (bench_parallel, 1 us: 0.90 -> 0.92 of the 2x limit).
+      // travel in large batches. A worker runs its whole read-ahead in one
+      // activation; then its thread runs the actors that refill it (pull,
+      // items, results push, the gather, the scatter): some 10-15 us per
+      // refill, whatever the read-ahead, while the worker waits. At 400 us
+      // that was 3% of the work of 10 us items; at 1 ms it is about 1%
+      // (bench_suite --only w2,w3,w4: W2 0.965-0.973 -> 0.980-0.985 of the
+      // 2x limit; W4, skewed items, unchanged at 0.97-0.98). The work
+      // channel's batches of up to 512 items let 1 us items fill about 1 ms
+      // of read-ahead in two messages.
       auto work_batch = static_cast<uint32_t>(
         std::clamp<size_t>(window / (4 * workers), 1, 512));
       stage_options wo{.capacity = window, .batch = work_batch};
@@ -212,7 +214,7 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
         wo.read_ahead = so.read_ahead;
         wo.capacity = std::max<size_t>(window, size_t{so.read_ahead} * workers);
       } else {
-        adapt = std::chrono::microseconds(400);
+        adapt = std::chrono::milliseconds(1);
       }
       auto work = ctx.make_channel<job>(wo, adapt);
       auto results = ctx.make_channel<done>({.capacity = window});
@@ -250,9 +252,9 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
                   co_return;
               }
             }
-            if (!co_await work.send(job{seq, std::move(*x)}))
+            auto j = number(std::move(*x));
+            if (!co_await work.send(std::move(*j)))
               co_return;
-            ++seq;
           }
         },
         std::move(in->rx), std::move(tokens->rx), std::move(work->tx), gate);
