@@ -563,13 +563,16 @@ private:
   }
 
   /// Senders keep unused credit while idle (no round trip when they resume);
-  /// when a sender starves for capacity, idle holders are asked to give it
-  /// back.
+  /// when a sender starves for capacity, every holder is asked to give its
+  /// credit back (a sender gives back only what it is not waiting to use).
+  /// Also holders that still want a top-up: their credit may be idle for
+  /// good, e.g. parallel_then's workers, idle because the ordered gather
+  /// waits for the starving sender's item.
   void recall() {
     if (granted_ == 0)
       return;
     for (auto& [id, tx] : txs_) {
-      if (tx.granted > 0 && tx.want == 0 && !tx.recalled && tx.host) {
+      if (tx.granted > 0 && !tx.recalled && tx.host) {
         tx.recalled = true;
         send(tx.host, recall_atom::value, id);
       }
