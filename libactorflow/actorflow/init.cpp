@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
 #include <caf/config_value.hpp>
 
 #include "actorflow/error.hpp"
@@ -19,6 +20,8 @@ void init(caf::actor_system_config& cfg) {
     auto cores = std::max(1u, std::thread::hardware_concurrency());
     cfg.set("scheduler.max-threads", size_t{cores});
   }
+  if (!caf::get_if<caf::atom_value>(&cfg, "scheduler.policy"))
+    cfg.set("scheduler.policy", caf::atom("sharing"));
 }
 
 } // namespace actorflow
