@@ -202,8 +202,9 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
       // items, results push, the gather, the scatter): some 10-15 us per
       // refill, whatever the read-ahead, while the worker waits. At 400 us
       // that was 3% of the work of 10 us items; at 1 ms it is about 1%
-      // (bench_suite --only w2,w3,w4: W2 0.965-0.973 -> 0.980-0.985 of the
-      // 2x limit; W4, skewed items, unchanged at 0.97-0.98). The work
+      // (bench_suite --only w2,w3,w4, measured under CAF's work-stealing
+      // scheduler: W2 0.965-0.973 -> 0.980-0.985 of the 2x limit; W4,
+      // skewed items, unchanged at 0.97-0.98). The work
       // channel's batches of up to 512 items let 1 us items fill about 1 ms
       // of read-ahead in two messages.
       auto work_batch = static_cast<uint32_t>(
