@@ -62,16 +62,22 @@ struct result {
   uint64_t value; // the checksum this variant computes
 };
 
-/// The sequential loop; it computes both checksums (the reference every
-/// other variant is checked against).
-inline checksum sequential(const workload& w) {
+/// The sequential loop over items [first, last); it computes both
+/// checksums.
+inline checksum sequential(const workload& w, int64_t first, int64_t last) {
   checksum c;
-  for (int64_t x = 0; x < w.items; ++x) {
+  for (auto x = first; x < last; ++x) {
     auto y = work(w, static_cast<uint64_t>(x));
     c.ordered = c.ordered * 31 + y;
     c.sum += y;
   }
   return c;
+}
+
+/// The sequential loop over all items (the reference every other variant is
+/// checked against).
+inline checksum sequential(const workload& w) {
+  return sequential(w, 0, w.items);
 }
 
 /// The machine's ceiling: n threads each run the sequential loop over a
@@ -87,10 +93,7 @@ inline result run_independent(const par_options& opt, const workload& w) {
     auto first = w.items * static_cast<int64_t>(t) / static_cast<int64_t>(n);
     auto last = w.items * static_cast<int64_t>(t + 1) / static_cast<int64_t>(n);
     threads.emplace_back([&w, &sums, t, first, last] {
-      uint64_t sum = 0;
-      for (auto x = first; x < last; ++x)
-        sum += work(w, static_cast<uint64_t>(x));
-      sums[t] = sum;
+      sums[t] = sequential(w, first, last).sum;
     });
   }
   for (auto& th : threads)
@@ -190,9 +193,9 @@ inline result run_tbb(tbb::task_arena& arena, const par_options& opt,
 }
 
 /// Runs variant `id` (s: sequential, p: n independent loops, o: ordered,
-/// u: unordered, c: chunked, t: oneTBB) on `w` and verifies it against `ref` (which the
-/// first sequential run, or the first run of any variant, fills in);
-/// returns the wall time.
+/// u: unordered, c: chunked, t: oneTBB) on `w` and verifies it against
+/// `ref` (which the first sequential run, or the first run of any variant,
+/// fills in); returns the wall time.
 inline double run_par_variant(char id, caf::actor_system& sys,
                               tbb::task_arena& arena, const par_options& opt,
                               const workload& w, std::optional<checksum>& ref) {

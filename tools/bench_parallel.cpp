@@ -23,8 +23,8 @@
 //      what coarser items buy with today's library
 //
 // Every run is checked against the sequential loop (h for o, t and c; the
-// sum for p and u; both for later runs of s); a mismatch or a failed pipeline makes
-// the program exit non-zero. The headline is the efficiency of each variant:
+// sum for p and u; both for later runs of s); a mismatch or a failed
+// pipeline makes the program exit non-zero. The headline is the efficiency of each variant:
 // its median items/s divided by n times the median items/s of the sequential
 // loop (1.0 = perfect scaling). The table also gives the process CPU time per
 // item; "CPU share of f" is the sequential CPU time per item divided by the
