@@ -256,7 +256,11 @@ public:
 
   [[gnu::noinline]] void grow_and_push(T&& x) {
     if constexpr (slots) {
-      out_.resize(std::max<size_t>(params_.batch, 2 * n_ + 1));
+      // Beyond the first slots, grow with use: resizing touches the
+      // memory, and a huge channel's batch may never fill.
+      auto want = std::min<size_t>(params_.batch,
+                                   std::max<size_t>(2 * n_, first_slots()));
+      out_.resize(std::max(want, n_ + 1));
       out_[n_++] = std::move(x);
     } else {
       out_.reserve(std::max<size_t>(params_.batch, out_.size() + 1));
@@ -403,6 +407,12 @@ private:
     = std::is_trivially_copyable_v<
         T> && std::is_trivially_default_constructible_v<T>;
 
+  /// Slots allocated up front for a batch: all of it, up to 64 KiB.
+  size_t first_slots() const noexcept {
+    return std::min<size_t>(params_.batch,
+                            std::max<size_t>(64, size_t{65536} / sizeof(T)));
+  }
+
   /// Items accepted and not pushed to the channel yet.
   [[gnu::always_inline]] size_t pending() const noexcept {
     if constexpr (slots)
@@ -433,9 +443,10 @@ private:
     }
     result.swap(out_);
     if (mode_ == mode::hosted) {
-      // One allocation per batch, not log(batch).
+      // One allocation per batch, not log(batch); at most 64 KiB of slots
+      // up front (resizing touches the memory).
       if constexpr (slots)
-        out_.resize(params_.batch);
+        out_.resize(first_slots());
       else
         out_.reserve(params_.batch);
     }
