@@ -404,8 +404,8 @@ private:
   /// the coroutine frames; the out-of-line call was a fifth of a worker-style
   /// pipeline's time, bench_pipeline --variants a: 1.3x with slots.)
   static constexpr bool slots
-    = std::is_trivially_copyable_v<
-        T> && std::is_trivially_default_constructible_v<T>;
+    = std::conjunction_v<std::is_trivially_copyable<T>,
+                         std::is_trivially_default_constructible<T>>;
 
   /// Slots allocated up front for a batch: all of it, up to 64 KiB.
   size_t first_slots() const noexcept {
