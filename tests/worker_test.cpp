@@ -178,6 +178,147 @@ BOOST_FIXTURE_TEST_CASE(scatter_join_processes_each_item_once, system_fixture,
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(batch_io)
+
+//! Contract: recv_many and send_many move items in order through channels of
+//! small capacity: recv_many never returns more than its limit nor 0 before
+//! end-of-stream, send_many waits for credit (never more than the capacity
+//! in flight) and sends every item of spans larger than the capacity.
+BOOST_FIXTURE_TEST_CASE(recv_many_send_many_keep_order_and_credit,
+                        system_fixture, *boost::unit_test::label("pipeline")) {
+  constexpr int n = 20000;
+  constexpr size_t limit = 7;
+  for (size_t capacity : {1, 16, 1000}) {
+    BOOST_TEST_CONTEXT("capacity " << capacity) {
+      auto [tx0, rx0] = make_channel<int>(sys, capacity);
+      auto [tx1, rx1] = make_channel<int>(sys, capacity);
+      auto src = actorflow::spawn_worker(
+        sys,
+        [](sender<int> tx) -> task<> {
+          std::vector<int> xs;
+          for (int i = 0; i < n; ++i) {
+            xs.push_back(i);
+            if (xs.size() == 1500 || i + 1 == n) {
+              auto r = co_await tx.send_many(xs);
+              if (!r || r.sent != xs.size())
+                throw std::runtime_error("send_many failed");
+              xs.clear();
+            }
+          }
+        },
+        std::move(tx0));
+      size_t over_limit = 0;
+      auto stage = actorflow::spawn_worker(
+        sys,
+        [&over_limit](receiver<int> rx, sender<int> tx) -> task<> {
+          std::vector<int> xs;
+          while (co_await rx.recv_many(xs, limit) > 0) {
+            if (xs.size() > limit)
+              ++over_limit;
+            for (auto& x : xs)
+              x += 1;
+            if (!co_await tx.send_many(xs))
+              throw std::runtime_error("send_many failed");
+            xs.clear();
+          }
+        },
+        std::move(rx0), std::move(tx1));
+      std::vector<int> got;
+      auto sink = actorflow::spawn_worker(
+        sys,
+        [&got](receiver<int> rx) -> task<> {
+          // Appends: got holds every item received so far.
+          while (co_await rx.recv_many(got, 4096) > 0) {
+            // nop
+          }
+        },
+        rx1);
+      BOOST_TEST(!src.join());
+      BOOST_TEST(!stage.join());
+      BOOST_TEST(!sink.join());
+      std::vector<int> want(n);
+      std::iota(want.begin(), want.end(), 1);
+      BOOST_TEST(got == want);
+      BOOST_TEST(over_limit == 0u);
+      BOOST_TEST(rx0.metrics().max_in_flight <= capacity);
+      BOOST_TEST(rx1.metrics().max_in_flight <= capacity);
+    }
+  }
+}
+
+//! Contract: a limit of 0 is a usage error, not an empty result that would
+//! read as end-of-stream: the worker fails with worker_failed naming it.
+BOOST_FIXTURE_TEST_CASE(recv_many_with_limit_zero_fails_the_worker,
+                        system_fixture, *boost::unit_test::label("failure")) {
+  auto [tx, rx] = make_channel<int>(sys, 4);
+  auto w = actorflow::spawn_worker(
+    sys, worker_options{"zero"},
+    [](receiver<int> rx) -> task<> {
+      std::vector<int> xs;
+      co_await rx.recv_many(xs, 0);
+    },
+    std::move(rx));
+  auto err = w.join();
+  BOOST_REQUIRE(err);
+  BOOST_TEST(err.code() == code_of(error_code::worker_failed));
+  auto text = actorflow::what(err);
+  BOOST_TEST(contains(text, "recv_many: limit must be at least 1"), text);
+  // The channel's only receiver is gone: a sender learns it.
+  BOOST_TEST(!tx.blocking_send(1));
+}
+
+//! Contract: once every receiver is gone, send_many fails with
+//! receivers_gone and says how many items it sent; the rest stay in the span
+//! untouched, and the sent ones are received or come back through
+//! take_returned(): nothing is lost or duplicated.
+BOOST_FIXTURE_TEST_CASE(send_many_fails_when_receivers_are_gone, system_fixture,
+                        *boost::unit_test::label("close")) {
+  constexpr int n = 100000;
+  auto [tx, rx] = make_channel<int>(sys, 8);
+  std::vector<int> received;
+  auto reader = actorflow::spawn_worker(
+    sys,
+    [&received](receiver<int> rx) -> task<> {
+      while (received.size() < 20)
+        if (co_await rx.recv_many(received, 20 - received.size()) == 0)
+          break;
+    },
+    std::move(rx));
+  std::vector<int> xs(n);
+  std::iota(xs.begin(), xs.end(), 0);
+  actorflow::send_many_result result;
+  std::vector<int> back;
+  auto writer = actorflow::spawn_worker(
+    sys,
+    [&](sender<int> tx) -> task<> {
+      result = co_await tx.send_many(xs);
+      back = tx.take_returned();
+    },
+    std::move(tx));
+  BOOST_TEST(!reader.join());
+  BOOST_TEST(!writer.join());
+  BOOST_TEST(!result);
+  BOOST_TEST(result.why == error_code::receivers_gone);
+  BOOST_TEST_MESSAGE("sent " << result.sent << ", received " << received.size()
+                             << ", returned " << back.size());
+  BOOST_REQUIRE(result.sent < static_cast<size_t>(n));
+  // The unsent items are where they were.
+  bool rest_intact = true;
+  for (auto i = result.sent; i < xs.size(); ++i)
+    rest_intact = rest_intact && xs[i] == static_cast<int>(i);
+  BOOST_TEST(rest_intact);
+  // Each sent item was received or returned, exactly once.
+  auto all = received;
+  all.insert(all.end(), back.begin(), back.end());
+  std::sort(all.begin(), all.end());
+  std::vector<int> want(result.sent);
+  std::iota(want.begin(), want.end(), 0);
+  BOOST_TEST(all == want);
+  BOOST_TEST(received.size() == 20u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(failures)
 
 //! Contract: an exception in a worker body ends it with worker_failed whose

@@ -2,11 +2,15 @@
 
 #pragma once
 
+#include <algorithm>
 #include <coroutine>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include <caf/send.hpp>
 
@@ -58,6 +62,49 @@ public:
       }
     };
     return awaiter{ep_.get()};
+  }
+
+  /// Awaitable, the batch form of `recv`: waits for at least one item, then
+  /// moves up to `limit` of the items buffered now to the end of `out`, oldest
+  /// first. Resumes with how many it moved: 0 only at end-of-stream. Throws
+  /// `std::invalid_argument` for a `limit` of 0. Only valid inside a worker.
+  ///
+  /// ~~~
+  /// std::vector<int> xs;
+  /// while (co_await rx.recv_many(xs, 1024) > 0) {
+  ///   for (auto x : xs)
+  ///     use(x);
+  ///   xs.clear();
+  /// }
+  /// ~~~
+  auto recv_many(std::vector<T>& out, size_t limit) {
+    if (limit == 0)
+      throw std::invalid_argument("recv_many: limit must be at least 1");
+    struct awaiter {
+      detail::rx_endpoint<T>* ep;
+      std::vector<T>* out;
+      size_t limit;
+
+      [[gnu::always_inline]] bool await_ready() {
+        return ep == nullptr || ep->ready();
+      }
+
+      void await_suspend(std::coroutine_handle<> h) {
+        ep->suspend(h);
+      }
+
+      size_t await_resume() {
+        if (ep == nullptr)
+          return 0;
+        auto xs = ep->available();
+        auto n = std::min(xs.size(), limit);
+        out->insert(out->end(), std::make_move_iterator(xs.begin()),
+                    std::make_move_iterator(xs.begin() + n));
+        ep->consume(n);
+        return n;
+      }
+    };
+    return awaiter{ep_.get(), &out, limit};
   }
 
   /// @private The DSL stages' fast path: the items buffered now, which the

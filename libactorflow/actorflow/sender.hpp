@@ -2,9 +2,11 @@
 
 #pragma once
 
+#include <algorithm>
 #include <coroutine>
 #include <memory>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "actorflow/detail/endpoints.hpp"
 #include "actorflow/error.hpp"
 #include "actorflow/metrics.hpp"
+#include "actorflow/task.hpp"
 
 namespace actorflow {
 
@@ -60,6 +63,21 @@ private:
   };
 
   std::unique_ptr<failure> failed_;
+};
+
+/// The outcome of `send_many`: how many items the channel accepted and, if
+/// that is not all of them, why it stopped (the rest stay where they were).
+struct send_many_result {
+  /// Items accepted, a prefix of the span (moved from).
+  size_t sent = 0;
+
+  /// `error_code::none` if every item was accepted.
+  error_code why = error_code::none;
+
+  /// True if the channel accepted every item.
+  explicit operator bool() const noexcept {
+    return why == error_code::none;
+  }
 };
 
 /// The sending end of a channel. Copyable: every copy is an independent
@@ -110,6 +128,38 @@ public:
       }
     };
     return awaiter{ep_.get(), std::move(x)};
+  }
+
+  /// The batch form of `send`: hands the items of `xs` to the channel in
+  /// order, waiting for credit whenever the granted credit is used up, so at
+  /// most the granted credit is in flight as with `send`. Moves from the
+  /// items it sends. Resumes with a `send_many_result` that fails once every
+  /// receiver is gone; the items from `sent` on are then left in `xs`. Await
+  /// it at once: it refers to this sender. Only valid inside a worker.
+  ///
+  /// ~~~
+  /// if (auto r = co_await tx.send_many(xs); !r)
+  ///   keep(xs.begin() + r.sent, xs.end()); // every receiver is gone
+  /// ~~~
+  task<send_many_result> send_many(std::span<T> xs) {
+    size_t i = 0;
+    while (i < xs.size()) {
+      // Credit in hand: append without suspending. Otherwise `send` one
+      // item, which waits for credit (and binds this sender on first use).
+      if (auto n = std::min(room_now(), xs.size() - i); n > 0) {
+        for (auto last = i + n; i < last; ++i)
+          append_now(std::move(xs[i]));
+        commit_now();
+        continue;
+      }
+      auto r = co_await send(std::move(xs[i]));
+      if (!r) {
+        xs[i] = std::move(r.item());
+        co_return send_many_result{i, r.reason()};
+      }
+      ++i;
+    }
+    co_return send_many_result{i, error_code::none};
   }
 
   /// @private The DSL stages' fast path: how many items `append_now` may
