@@ -26,6 +26,8 @@
 //      `snk * st2 * st1 * src` (CAF's own batching and credit)
 //   i  oneTBB flow graph: input_node -> three serial function_nodes (the
 //      first rejecting while busy, so the input node is throttled)
+//   j  actorflow: the workers of (a) with the batch calls, recv_many (up to
+//      1024 items buffered now) and send_many (a vector of them)
 //
 // The variants live in bench_w1.hpp (shared with bench_suite).
 //
@@ -43,7 +45,7 @@
 //   --capacity C           channel / queue capacity in items (default 16384,
 //                          the DSL's automatic capacity for int)
 //   --runs R               timed runs per variant (default 5)
-//   --variants LIST        subset of "abcdefghi" to run (default all)
+//   --variants LIST        subset of "abcdefghij" to run (default all)
 //   --warmup N             items of the untimed warm-up round (default N/10,
 //                          0 disables it)
 //   --af-batch K           actorflow channel_options.batch (default 0: the
@@ -69,7 +71,7 @@ using namespace bench;
 struct options : w1_options {
   int64_t items = 10'000'000;
   int runs = 5;
-  std::string variants = "abcdefghi";
+  std::string variants = "abcdefghij";
   int64_t warmup = -1; // -1: items / 10
   int64_t scheduler_threads = 0;
   bool csv = false;
@@ -77,7 +79,7 @@ struct options : w1_options {
 
 void usage(std::ostream& out) {
   out << "usage: bench_pipeline [--items N] [--capacity C] [--runs R]\n"
-         "         [--variants abcdefghi] [--warmup N] [--af-batch K]\n"
+         "         [--variants abcdefghij] [--warmup N] [--af-batch K]\n"
          "         [--queue-batch B] [--tbb-tokens T] [--scheduler-threads T]\n"
          "         [--csv]\n"
          "         [CAF options, e.g. --scheduler.max-threads=2] [-- CAF "
@@ -138,7 +140,7 @@ std::vector<std::string> parse_args(int argc, char** argv, options& opt,
   // 2 * N must fit an int (the largest item is 2 * N).
   if (opt.items < 1 || opt.items > 1'000'000'000)
     die("--items must be in [1, 1000000000]");
-  check_runs_and_variants(opt.runs, opt.variants, "abcdefghi");
+  check_runs_and_variants(opt.runs, opt.variants, "abcdefghij");
   if (opt.tbb_tokens == 0)
     opt.tbb_tokens = opt.capacity;
   if (opt.warmup < 0)
@@ -162,6 +164,7 @@ constexpr variant_info all_variants[] = {
   {'g', "oneTBB parallel_pipeline, 4 serial filters"},
   {'h', "CAF 0.17 built-in streams (source/stage/stage/sink)"},
   {'i', "oneTBB flow graph, 4 serial nodes"},
+  {'j', "actorflow: coroutine workers, recv_many/send_many"},
 };
 
 constexpr size_t num_variants = std::size(all_variants);
@@ -185,6 +188,8 @@ double run_variant(char id, caf::actor_system& sys, const options& opt, int n,
       return run_caf_streams(sys, n);
     case 'i':
       return run_tbb_flow_graph(n);
+    case 'j':
+      return run_af_workers_many(sys, opt, n, probe);
     default:
       return run_sequential(n);
   }
@@ -245,9 +250,9 @@ int main(int argc, char** argv) {
     if (opt.variants.find(v.id) != std::string::npos)
       ids.push_back(v.id);
 
-  af_probe probe_a, probe_b;
+  af_probe probes[num_variants];
   auto probe_for = [&](char id) -> af_probe& {
-    return id == 'b' ? probe_b : probe_a;
+    return probes[id - 'a'];
   };
   if (opt.warmup > 0)
     for (auto id : ids)
@@ -311,7 +316,7 @@ int main(int argc, char** argv) {
                  "cores.\n";
     std::vector<char> mine;
     for (auto id : ids)
-      if (id == 'a' || id == 'b' || id == 'f')
+      if (id == 'a' || id == 'b' || id == 'f' || id == 'j')
         mine.push_back(id);
     if (!mine.empty() && ids.size() > 1) {
       std::cout << "\nRatio of medians (row / column, > 1: the actorflow "
@@ -337,7 +342,8 @@ int main(int argc, char** argv) {
     // less exposed to load that comes and goes than a ratio of medians.
     std::vector<std::pair<char, char>> pairs;
     for (auto [x, y] :
-         {std::pair{'f', 'a'}, std::pair{'f', 'g'}, std::pair{'a', 'g'}})
+         {std::pair{'f', 'a'}, std::pair{'a', 'h'}, std::pair{'j', 'h'},
+          std::pair{'f', 'h'}, std::pair{'f', 'g'}, std::pair{'a', 'g'}})
       if (has(x) && has(y))
         pairs.emplace_back(x, y);
     if (!pairs.empty()) {
@@ -361,11 +367,10 @@ int main(int argc, char** argv) {
     std::cout << '\n';
   }
   out << "Load average at the end: " << loadavg() << '\n';
-  if (has('a'))
-    out << "actorflow (a), last run: " << describe_probe(probe_a, opt.capacity)
-        << '\n';
-  if (has('b'))
-    out << "actorflow (b), last run: " << describe_probe(probe_b, opt.capacity)
-        << '\n';
+  for (auto id : {'a', 'b', 'j'})
+    if (has(id))
+      out << "actorflow (" << id
+          << "), last run: " << describe_probe(probe_for(id), opt.capacity)
+          << '\n';
   return 0;
 }

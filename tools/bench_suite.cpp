@@ -3,8 +3,8 @@
 // bench_suite: the benchmark suite of issue 5 in one run, written as
 // Markdown and hand-rolled SVG bar charts (see README, "Benchmark suite").
 //
-//   W1  source 0..N-1 -> x+1 -> x*2 -> sum, N = 10^7: actorflow workers and
-//       DSL vs CAF 0.17 built-in streams, oneTBB parallel_pipeline, oneTBB
+//   W1  source 0..N-1 -> x+1 -> x*2 -> sum, N = 10^7: actorflow workers
+//       (per-item recv/send, and recv_many/send_many) and DSL vs CAF 0.17 built-in streams, oneTBB parallel_pipeline, oneTBB
 //       flow graph, std::thread + mutex/condvar queues, a sequential loop
 //   W2  ordered parallel_then(2, f), 2*10^5 items, f ~10 us of hashing
 //   W3  the same with ~1 us and 2*10^6 items
@@ -340,6 +340,10 @@ section run_w1(caf::actor_system& sys, const options& opt,
      [&](int k) {
        return run_af_workers(sys, wo, k, probe);
      }},
+    {"j", "actorflow coroutine workers, recv_many/send_many", true,
+     [&](int k) {
+       return run_af_workers_many(sys, wo, k, probe);
+     }},
     {"f", "actorflow stream DSL", true,
      [&](int k) {
        return run_af_dsl(sys, wo, k);
@@ -385,7 +389,7 @@ section run_w1(caf::actor_system& sys, const options& opt,
         "capacity for int), 16384 TBB tokens.\n\n"
      << rate_tables(ss) << "\n![W1](w1.svg)\n";
   sec.text = os.str();
-  for (auto id : {"a", "f"}) {
+  for (auto id : {"a", "j", "f"}) {
     auto vs_h = median_of(ss, id) / median_of(ss, "h");
     auto vs_g = median_of(ss, id) / median_of(ss, "g");
     sec.targets.push_back(

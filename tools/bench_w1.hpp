@@ -106,31 +106,93 @@ inline actorflow::channel_pair<int> make_channel(char variant,
   return std::move(*ch);
 }
 
-inline double run_af_workers(caf::actor_system& sys, const w1_options& opt,
-                             int n, af_probe& probe) {
+// The same stages with the batch calls: recv_many moves up to `many` items
+// buffered now into a vector, send_many sends a vector (waiting for credit).
+constexpr size_t many = 1024;
+
+inline task<> af_source_many(sender<int> tx, int n) {
+  std::vector<int> xs;
+  xs.reserve(many);
+  for (int i = 0; i < n; ++i) {
+    xs.push_back(i);
+    if (xs.size() == many || i + 1 == n) {
+      if (!co_await tx.send_many(xs))
+        throw std::runtime_error("source: every receiver is gone");
+      xs.clear();
+    }
+  }
+}
+
+template <int Add, int Mul>
+task<> af_stage_many(receiver<int> rx, sender<int> tx,
+                     actorflow::channel_metrics* m) {
+  std::vector<int> xs;
+  while (co_await rx.recv_many(xs, many) > 0) {
+    for (auto& x : xs)
+      x = (x + Add) * Mul;
+    if (!co_await tx.send_many(xs))
+      throw std::runtime_error("stage: every receiver is gone");
+    xs.clear();
+  }
+  *m = rx.metrics();
+}
+
+inline task<> af_sink_many(receiver<int> rx, uint64_t* sum,
+                           actorflow::channel_metrics* m) {
+  uint64_t acc = 0;
+  std::vector<int> xs;
+  while (co_await rx.recv_many(xs, many) > 0) {
+    for (auto x : xs)
+      acc += static_cast<uint64_t>(x);
+    xs.clear();
+  }
+  *sum = acc;
+  *m = rx.metrics();
+}
+
+/// Source, x+1, x*2 and sink as four coroutine workers joined by three
+/// channels: per-item recv/send (variant a) or recv_many/send_many (j).
+template <class Source, class AddOne, class TimesTwo, class Sink>
+double run_af_worker_chain(char variant, caf::actor_system& sys,
+                           const w1_options& opt, int n, af_probe& probe,
+                           Source source, AddOne add_one, TimesTwo times_two,
+                           Sink sink) {
   auto t0 = clock_type::now();
-  auto [tx1, rx1] = make_channel('a', sys, opt);
-  auto [tx2, rx2] = make_channel('a', sys, opt);
-  auto [tx3, rx3] = make_channel('a', sys, opt);
+  auto [tx1, rx1] = make_channel(variant, sys, opt);
+  auto [tx2, rx2] = make_channel(variant, sys, opt);
+  auto [tx3, rx3] = make_channel(variant, sys, opt);
   uint64_t sum = 0;
   using actorflow::worker_options;
-  auto snk = actorflow::spawn_worker(sys, worker_options{"sink"}, af_sink,
+  auto snk = actorflow::spawn_worker(sys, worker_options{"sink"}, sink,
                                      std::move(rx3), &sum, &probe.ch[2]);
   auto st2 = actorflow::spawn_worker(sys, worker_options{"times-two"},
-                                     af_times_two, std::move(rx2),
-                                     std::move(tx3), &probe.ch[1]);
-  auto st1 = actorflow::spawn_worker(sys, worker_options{"add-one"}, af_add_one,
+                                     times_two, std::move(rx2), std::move(tx3),
+                                     &probe.ch[1]);
+  auto st1 = actorflow::spawn_worker(sys, worker_options{"add-one"}, add_one,
                                      std::move(rx1), std::move(tx2),
                                      &probe.ch[0]);
-  auto src = actorflow::spawn_worker(sys, worker_options{"source"}, af_source,
+  auto src = actorflow::spawn_worker(sys, worker_options{"source"}, source,
                                      std::move(tx1), n);
-  check('a', "sink", snk.join());
+  check(variant, "sink", snk.join());
   auto dt = seconds_since(t0);
-  check('a', "source", src.join());
-  check('a', "stage x+1", st1.join());
-  check('a', "stage x*2", st2.join());
-  verify('a', n, sum);
+  check(variant, "source", src.join());
+  check(variant, "stage x+1", st1.join());
+  check(variant, "stage x*2", st2.join());
+  verify(variant, n, sum);
   return dt;
+}
+
+inline double run_af_workers(caf::actor_system& sys, const w1_options& opt,
+                             int n, af_probe& probe) {
+  return run_af_worker_chain('a', sys, opt, n, probe, af_source, af_add_one,
+                             af_times_two, af_sink);
+}
+
+inline double run_af_workers_many(caf::actor_system& sys, const w1_options& opt,
+                                  int n, af_probe& probe) {
+  return run_af_worker_chain('j', sys, opt, n, probe, af_source_many,
+                             af_stage_many<1, 1>, af_stage_many<0, 2>,
+                             af_sink_many);
 }
 
 inline double run_af_bridge(caf::actor_system& sys, const w1_options& opt,
