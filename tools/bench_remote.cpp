@@ -7,7 +7,8 @@
 //               as fast as possible (no backpressure)
 //   caf-stream  CAF 0.17's built-in streams, source here, sink there
 //
-//   bench_remote [--items=N] [--runs=R] [--batch=B] [--capacity=C] [--csv]
+//   bench_remote [--items=N] [--runs=R] [--batch=B] [--capacity=C]
+//                [--read-ahead=A] [--only=VARIANT] [--csv]
 //
 // The program starts its peer (itself with --peer) on a free port, verifies
 // count and sum of every run (exit code 1 on a mismatch), prints medians of
@@ -49,6 +50,8 @@ struct bench_config : caf::actor_system_config {
   size_t runs = 3;
   uint32_t batch = 4096;
   size_t capacity = 65536;
+  uint32_t read_ahead = 0;
+  std::string only;
   bool csv = false;
 
   bench_config() {
@@ -58,6 +61,8 @@ struct bench_config : caf::actor_system_config {
       .add(runs, "runs,r", "runs per variant")
       .add(batch, "batch,b", "actorflow: items per message")
       .add(capacity, "capacity,c", "actorflow: channel capacity")
+      .add(read_ahead, "read-ahead", "actorflow: receiver read-ahead (0: auto)")
+      .add(only, "only", "run only this variant (for profiling)")
       .add(csv, "csv", "print variant,median,min,max (items/s) lines");
     add_message_type<std::vector<int32_t>>("std::vector<int32_t>");
     add_message_type<caf::stream<int32_t>>("caf::stream<int32_t>");
@@ -159,7 +164,8 @@ result await_done(caf::scoped_actor& self,
 result run_actorflow(caf::actor_system& sys, const caf::actor& remote,
                      const bench_config& cfg) {
   caf::scoped_actor self{sys};
-  auto ch = actorflow::channel<int32_t>(sys, cfg.capacity, {cfg.batch});
+  auto ch = actorflow::channel<int32_t>(sys, cfg.capacity,
+                                        {cfg.batch, cfg.read_ahead});
   auto [tx, rx] = std::move(*ch);
   auto t0 = std::chrono::steady_clock::now();
   self->send(remote, rx_atom::value, actorflow::export_handle(rx),
@@ -290,6 +296,16 @@ int main(int argc, char** argv) {
   std::vector<variant> variants{{"actorflow", run_actorflow, {}},
                                 {"caf-vector", run_caf_vector, {}},
                                 {"caf-stream", run_caf_stream, {}}};
+  if (!cfg.only.empty()) {
+    std::erase_if(variants,
+                  [&](const variant& v) { return cfg.only != v.name; });
+    if (variants.empty()) {
+      std::fprintf(stderr, "bench_remote: unknown variant '%s'\n",
+                   cfg.only.c_str());
+      ::kill(pid, SIGKILL);
+      return EXIT_FAILURE;
+    }
+  }
   auto want = expected_sum(cfg.items);
   bool ok = true;
   for (size_t r = 0; r < cfg.runs; ++r) {
@@ -316,8 +332,8 @@ int main(int argc, char** argv) {
                 static_cast<long long>(cfg.items), cfg.runs, cfg.capacity,
                 cfg.batch);
     std::printf("%-12s %14s %10s %10s %10s\n", "variant", "M items/s", "min",
-                "max", "vs stream");
-    auto stream = bench::summarize(variants[2].rates).median;
+                "max", "vs last");
+    auto stream = bench::summarize(variants.back().rates).median;
     for (auto& v : variants) {
       auto st = bench::summarize(v.rates);
       std::printf("%-12s %14.2f %10.2f %10.2f %9.2fx\n", v.name,
