@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -160,6 +161,19 @@ public:
       ++i;
     }
     co_return send_many_result{i, error_code::none};
+  }
+
+  /// @private Catches a temporary (say `send_many(std::vector{...})`): the
+  /// items that are not sent would be gone with it.
+  template <class Range>
+  requires(
+    !std::is_lvalue_reference_v<
+      Range> && !std::is_same_v<std::remove_cvref_t<Range>, std::span<T>>)
+    task<send_many_result> send_many(Range&&) {
+    static_assert(std::is_lvalue_reference_v<Range>,
+                  "send_many: pass the items as a named container or a span: "
+                  "the items it does not send stay there");
+    co_return send_many_result{};
   }
 
   /// @private The DSL stages' fast path: how many items `append_now` may
