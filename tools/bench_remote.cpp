@@ -48,8 +48,12 @@ struct bench_config : caf::actor_system_config {
   bool peer = false;
   int64_t items = 20'000'000;
   size_t runs = 3;
-  uint32_t batch = 4096;
-  size_t capacity = 65536;
+  // 64 KiB of int32 per message, 1 MiB in flight: sized for the link. Each
+  // message through CAF's middleman costs both processes wake-ups and
+  // syscalls, so items/s grows with the batch (README, "Benchmark: items/s
+  // between two processes", has the sweep).
+  uint32_t batch = 16384;
+  size_t capacity = 262144;
   uint32_t read_ahead = 0;
   std::string only;
   bool csv = false;
