@@ -437,16 +437,19 @@ private:
 
   std::vector<T> take_out() {
     std::vector<T> result;
+    auto last = pending();
     if constexpr (slots) {
       out_.resize(n_); // shrinks: keeps the storage
       n_ = 0;
     }
     result.swap(out_);
     if (mode_ == mode::hosted) {
-      // One allocation per batch, not log(batch); at most 64 KiB of slots
-      // up front (resizing touches the memory).
+      // One allocation per batch, not log(batch). Slots: as many as the last
+      // batch held and half again, at most 64 KiB (resizing zeroes them; a
+      // worker that ships a batch whenever it suspends rarely fills one).
       if constexpr (slots)
-        out_.resize(first_slots());
+        out_.resize(
+          std::min(first_slots(), std::max<size_t>(64, last * 3 / 2)));
       else
         out_.reserve(params_.batch);
     }
