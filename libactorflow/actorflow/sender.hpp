@@ -66,6 +66,16 @@ private:
   std::unique_ptr<failure> failed_;
 };
 
+namespace detail {
+
+/// An rvalue argument of `send_many` other than a span of `T`.
+template <class Range, class T>
+constexpr bool is_temporary_container = std::conjunction_v<
+  std::negation<std::is_lvalue_reference<Range>>,
+  std::negation<std::is_same<std::remove_cvref_t<Range>, std::span<T>>>>;
+
+} // namespace detail
+
 /// The outcome of `send_many`: how many items the channel accepted and, if
 /// that is not all of them, why it stopped (the rest stay where they were).
 struct send_many_result {
@@ -165,11 +175,9 @@ public:
 
   /// @private Catches a temporary (say `send_many(std::vector{...})`): the
   /// items that are not sent would be gone with it.
-  template <class Range>
-  requires(
-    !std::is_lvalue_reference_v<
-      Range> && !std::is_same_v<std::remove_cvref_t<Range>, std::span<T>>)
-    task<send_many_result> send_many(Range&&) {
+  template <class Range,
+            class = std::enable_if_t<detail::is_temporary_container<Range, T>>>
+  task<send_many_result> send_many(Range&&) {
     static_assert(std::is_lvalue_reference_v<Range>,
                   "send_many: pass the items as a named container or a span: "
                   "the items it does not send stay there");

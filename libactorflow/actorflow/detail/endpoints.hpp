@@ -407,7 +407,8 @@ private:
     = std::conjunction_v<std::is_trivially_copyable<T>,
                          std::is_trivially_default_constructible<T>>;
 
-  /// Slots allocated up front for a batch: all of it, up to 64 KiB.
+  /// The most slots allocated up front for a batch: all of it, up to
+  /// 64 KiB (`take_out` allocates fewer after small batches).
   size_t first_slots() const noexcept {
     return std::min<size_t>(params_.batch,
                             std::max<size_t>(64, size_t{65536} / sizeof(T)));
