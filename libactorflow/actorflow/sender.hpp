@@ -6,6 +6,7 @@
 #include <coroutine>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -68,11 +69,11 @@ private:
 
 namespace detail {
 
-/// An rvalue argument of `send_many` other than a span of `T`.
-template <class Range, class T>
-constexpr bool is_temporary_container = std::conjunction_v<
-  std::negation<std::is_lvalue_reference<Range>>,
-  std::negation<std::is_same<std::remove_cvref_t<Range>, std::span<T>>>>;
+/// A temporary range that does not merely view its items (a `std::vector`,
+/// not a `std::span` of any extent): what `std::span` itself refuses.
+template <class Range>
+constexpr bool is_temporary_container
+  = std::ranges::range<Range> && !std::ranges::borrowed_range<Range>;
 
 } // namespace detail
 
@@ -176,9 +177,9 @@ public:
   /// @private Catches a temporary (say `send_many(std::vector{...})`): the
   /// items that are not sent would be gone with it.
   template <class Range,
-            class = std::enable_if_t<detail::is_temporary_container<Range, T>>>
+            class = std::enable_if_t<detail::is_temporary_container<Range>>>
   task<send_many_result> send_many(Range&&) {
-    static_assert(std::is_lvalue_reference_v<Range>,
+    static_assert(!detail::is_temporary_container<Range>,
                   "send_many: pass the items as a named container or a span: "
                   "the items it does not send stay there");
     co_return send_many_result{};
