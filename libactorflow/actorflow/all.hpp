@@ -15,5 +15,6 @@
 #include "actorflow/sender.hpp"
 #include "actorflow/stats.hpp"
 #include "actorflow/task.hpp"
+#include "actorflow/version.hpp"
 #include "actorflow/wire.hpp"
 #include "actorflow/worker.hpp"

@@ -10,6 +10,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actorflow/error.hpp"
+#include "actorflow/version.hpp"
 
 namespace {
 
@@ -39,6 +40,13 @@ int main() {
         "to_string_any: " + actorflow::to_string_any(err));
   check(sys.render(err).find("invalid_capacity") != std::string::npos,
         "render: " + sys.render(err));
+#ifdef CONSUMER_PACKAGE_VERSION
+  check(std::string{actorflow::version} == CONSUMER_PACKAGE_VERSION,
+        std::string{"version.hpp says "} + actorflow::version + ", the package "
+          + CONSUMER_PACKAGE_VERSION);
+#endif
+  check(std::string{actorflow::version}.find('.') != std::string::npos,
+        std::string{"version "} + actorflow::version);
   auto worker = sys.spawn(doubler);
   caf::scoped_actor self{sys};
   self->request(worker, std::chrono::seconds(10), 21)

@@ -2,7 +2,9 @@
 #   cmake -DMODE=install|cmake|pkgconfig -DBUILD_DIR=... -DPREFIX=...
 #         -DSOURCE_DIR=... -DWORK_DIR=... [-DCONFIG=...] [-DGENERATOR=...]
 #         [-DCXX_COMPILER=...] [-DSAN_FLAGS="..."] [-DPKG_CONFIG=...]
-#         [-DWERROR=ON|OFF] -P run.cmake
+#         [-DWERROR=ON|OFF] [-DEXPECT_NODE=ON|OFF] -P run.cmake
+# EXPECT_NODE: the install holds the node program, its systemd unit and the
+# example plugin, and the cmake mode runs a pipeline through that node.
 cmake_minimum_required(VERSION 3.18)
 
 foreach(var MODE BUILD_DIR PREFIX SOURCE_DIR WORK_DIR)
@@ -53,6 +55,17 @@ if(MODE STREQUAL "install")
   endforeach()
   list(LENGTH headers n)
   message(STATUS "installed ${n} headers into ${PREFIX}")
+  if(EXPECT_NODE)
+    file(GLOB_RECURSE unit "${PREFIX}/*/actorflow/actorflow-node@.service")
+    file(GLOB_RECURSE ini "${PREFIX}/*/actorflow/node.ini.example")
+    file(GLOB_RECURSE plugin "${PREFIX}/*/actorflow/plugins/*example_stages*")
+    if(NOT EXISTS "${PREFIX}/bin/actorflow_node" OR NOT unit OR NOT ini
+       OR NOT plugin)
+      message(FATAL_ERROR "install: bin/actorflow_node, the systemd unit, "
+                          "node.ini.example or the example plugin missing "
+                          "under ${PREFIX}")
+    endif()
+  endif()
 
 elseif(MODE STREQUAL "cmake")
   set(bin "${WORK_DIR}/cmake")
@@ -72,10 +85,15 @@ elseif(MODE STREQUAL "cmake")
       "-DCMAKE_EXE_LINKER_FLAGS=${SAN_FLAGS}"
       -DCONSUMER_CHECK_HEADERS=ON)
   run("${CMAKE_COMMAND}" --build "${bin}" --config "${CONFIG}")
+  set(exe_dir "${bin}")
   if(EXISTS "${bin}/${CONFIG}/consumer")
-    run("${bin}/${CONFIG}/consumer")
-  else()
-    run("${bin}/consumer")
+    set(exe_dir "${bin}/${CONFIG}")
+  endif()
+  run("${exe_dir}/consumer")
+  if(EXPECT_NODE)
+    file(GLOB_RECURSE plugin "${PREFIX}/*/actorflow/plugins/*example_stages*")
+    list(GET plugin 0 plugin)
+    run("${exe_dir}/node_consumer" "${PREFIX}/bin/actorflow_node" "${plugin}")
   endif()
 
 elseif(MODE STREQUAL "pkgconfig")
