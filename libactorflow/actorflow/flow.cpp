@@ -94,7 +94,7 @@ void run_state::worker_done(const caf::error& err) {
     if (err && !first)
       first = err;
     if (err && !cancelled) {
-      cancelled = true;
+      stop();
       to_cancel = workers;
     }
     --running;
@@ -127,11 +127,17 @@ void run_state::cancel(caf::error why) {
       first = std::move(why);
     if (cancelled)
       return;
-    cancelled = true;
+    stop();
     to_cancel = workers;
   }
   for (auto& w : to_cancel)
     w.cancel();
+}
+
+void run_state::stop() {
+  cancelled = true;
+  for (auto& ch : channels)
+    ch->stopping.store(true, std::memory_order_release);
 }
 
 void run_state::wait() {

@@ -126,6 +126,10 @@ struct ACTORFLOW_EXPORT run_state {
   std::function<void()> on_finished;
   /// The statistics of the run's stages.
   std::shared_ptr<pipeline_monitor> monitor = nullptr;
+  /// The channels between the run's stages: a cancelled or failed run marks
+  /// them stopping before it stops its stages, so that what they still hold
+  /// counts as cancelled, not lost.
+  std::vector<std::shared_ptr<channel_stats>> channels;
 
   /// A worker ended. The first error cancels every other worker, so that a
   /// failing stage ends the whole pipeline (an endless source too).
@@ -144,6 +148,9 @@ struct ACTORFLOW_EXPORT run_state {
 private:
   /// Called with `mtx` held; returns what to call after unlocking.
   std::function<void()> check_finished();
+
+  /// Marks the run cancelled and its channels stopping (with `mtx` held).
+  void stop();
 };
 
 /// What building a pipeline collects: the workers it spawned (in data-path
@@ -214,6 +221,12 @@ struct build_context {
       if (!error)
         error = ch.error();
       return std::nullopt;
+    }
+    {
+      std::lock_guard guard{state->mtx};
+      state->channels.push_back(ch->tx.channel_stats_ptr());
+      if (state->cancelled)
+        ch->tx.channel_stats_ptr()->stopping = true;
     }
     return std::move(*ch);
   }
@@ -1173,6 +1186,7 @@ flow<T> make_source(const char* op, Next next) {
               co_return;
             continue;
           }
+          throw_if_stopped(); // no credit: the loop above did not check
           std::optional<T> x;
           try {
             x = next();

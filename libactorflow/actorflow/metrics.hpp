@@ -20,6 +20,9 @@ struct channel_metrics {
   /// Items nobody could take any more (every handle on both sides gone, or a
   /// host actor killed while items were on their way to it).
   uint64_t lost = 0;
+  /// Items dropped because the channel's pipeline was cancelled or failed
+  /// (buffered, never processed; see `running<R>::cancel`).
+  uint64_t cancelled = 0;
   /// Protocol messages that carried items into the channel.
   uint64_t messages_in = 0;
   /// The high-water mark of items in flight: credit held by senders, items
@@ -36,6 +39,7 @@ inline channel_metrics snapshot(const std::shared_ptr<channel_stats>& st) {
     m.delivered = st->delivered.load();
     m.returned = st->returned.load();
     m.lost = st->lost.load();
+    m.cancelled = st->cancelled.load();
     m.messages_in = st->messages_in.load();
     m.max_in_flight = st->max_in_flight.load();
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <coroutine>
 #include <iterator>
 #include <memory>
@@ -113,6 +114,13 @@ public:
   /// before the first `recv` bound this receiver to its worker).
   [[gnu::always_inline]] std::span<T> available_now() noexcept {
     return ep_ ? ep_->available() : std::span<T>{};
+  }
+
+  /// @private The stop flag of this receiver's worker: a fast-path loop
+  /// tests it between two items. Only valid while `available_now()` is not
+  /// empty.
+  const std::atomic<bool>& stop_flag() const noexcept {
+    return ep_->stop_flag();
   }
 
   /// @private Marks the first `n` items of `available_now()` as received.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <coroutine>
 #include <memory>
 #include <optional>
@@ -190,6 +191,12 @@ public:
   /// or before the first `send` bound this sender to its worker).
   [[gnu::always_inline]] size_t room_now() const noexcept {
     return ep_ ? ep_->room() : 0;
+  }
+
+  /// @private The stop flag of this sender's worker (see
+  /// `receiver::stop_flag`). Only valid while `room_now()` is not 0.
+  const std::atomic<bool>& stop_flag() const noexcept {
+    return ep_->stop_flag();
   }
 
   /// @private Sends `x` without suspending; at most `room_now()` times, then

@@ -336,6 +336,8 @@ pipeline_stats pipeline_monitor::stats() const {
       capacity = p.capacity;
     }
     auto peak = ch->max_in_flight.load(std::memory_order_relaxed);
+    result.cancelled += ch->cancelled.load(std::memory_order_relaxed);
+    result.lost += ch->lost.load(std::memory_order_relaxed);
     auto add = [&](const port_view* w, const port_view* r, uint64_t items) {
       edge_stats e;
       e.from = w != nullptr ? w->stage : edge_stats::outside;

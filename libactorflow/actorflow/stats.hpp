@@ -143,6 +143,14 @@ struct edge_stats {
 struct ACTORFLOW_EXPORT pipeline_stats {
   std::vector<stage_stats> stages;
   std::vector<edge_stats> edges;
+  /// Items the channels dropped because the run was cancelled or a stage
+  /// failed: buffered or in flight, never processed. A channel counts them
+  /// as it drops them, when its stages' ends close, so this may still grow
+  /// for a moment after the run ended.
+  uint64_t cancelled = 0;
+  /// Items the channels lost otherwise (a stage actor killed from outside
+  /// the pipeline while items were on their way to it).
+  uint64_t lost = 0;
 
   /// The stage that limits the pipeline's throughput: the one that was busy
   /// the longest (= the highest busy share of the pipeline's run time).

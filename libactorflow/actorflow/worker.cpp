@@ -64,6 +64,9 @@ caf::error failure(const std::string& worker, std::exception_ptr ep) {
   std::string what;
   try {
     std::rethrow_exception(ep);
+  } catch (const stopped&) {
+    return make_error(error_code::worker_failed,
+                      "worker '" + worker + "' was stopped");
   } catch (const returned_error& ex) {
     return make_error(error_code::worker_failed,
                       "worker '" + worker + "' failed: " + ex.what());
@@ -100,7 +103,8 @@ void worker_host::start() {
   try {
     task_ = make_task();
   } catch (...) {
-    complete(failure(state_->name, std::current_exception()));
+    auto err = failure(state_->name, std::current_exception());
+    complete(err, err);
     return;
   }
   make_ready(task_.handle());
@@ -109,19 +113,25 @@ void worker_host::start() {
 void worker_host::after_activation() {
   if (task_.done()) {
     caf::error err;
-    if (auto ep = task_.handle().promise().exception())
+    caf::error reason;
+    if (auto ep = task_.handle().promise().exception()) {
       err = failure(state_->name, ep);
-    complete(std::move(err));
+      // Stopped between two items: the actor ends as the exit message
+      // that stopped it would have ended it (watchers see the same reason).
+      reason = stop_requested() ? caf::error{caf::exit_reason::user_shutdown}
+                                : err;
+    }
+    complete(std::move(err), std::move(reason));
   }
 }
 
-void worker_host::complete(caf::error err) {
+void worker_host::complete(caf::error err, caf::error reason) {
   // Destroying the frame and the arguments closes every channel handle the
   // body held: downstream sees end-of-stream, upstream loses a receiver.
   task_.reset();
   release_arguments();
-  state_->publish(err);
-  finish(std::move(err));
+  state_->publish(std::move(err));
+  finish(std::move(reason));
 }
 
 void worker_host::on_exit() {

@@ -117,7 +117,9 @@ protected:
   void on_exit() override;
 
 private:
-  void complete(caf::error err);
+  /// Ends the worker with the error `err` (empty on success); its actor
+  /// exits with `reason`.
+  void complete(caf::error err, caf::error reason);
 
   std::shared_ptr<worker_state> state_;
   task<> task_;

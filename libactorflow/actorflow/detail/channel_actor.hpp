@@ -134,7 +134,7 @@ public:
         // Bounced: the receiver `id` closed while these were on their way.
         auto i = bouncing_rxs_.find(id);
         if (i == bouncing_rxs_.end()) {
-          stats_->lost.fetch_add(xs.size(), std::memory_order_relaxed);
+          stats_->count_dropped(xs.size());
           return;
         }
         auto n = static_cast<uint32_t>(
@@ -158,7 +158,7 @@ public:
       },
       [this](rx_gone_atom, endpoint_id, batch<T>& xs, uint64_t) {
         // Bounced: the sender closed before its returned items reached it.
-        stats_->lost.fetch_add(xs.size(), std::memory_order_relaxed);
+        stats_->count_dropped(xs.size());
       },
     };
   }
@@ -354,7 +354,7 @@ private:
     auto& rx = i->second;
     if (rx.delivered > 0) {
       // Only after the host died: the items went with it.
-      stats_->lost.fetch_add(rx.delivered, std::memory_order_relaxed);
+      stats_->count_dropped(rx.delivered);
       delivered_ -= rx.delivered;
     }
     // A bouncing receiver keeps its host watched until its items are back.
@@ -367,18 +367,35 @@ private:
       rx_closed_ = true;
   }
 
+  /// True once the channel's pipeline stops (see `channel_stats::stopping`):
+  /// nobody wants the items back any more.
+  bool stopping() const noexcept {
+    return stats_->stopping.load(std::memory_order_acquire);
+  }
+
+  /// Hands `xs` back to a sender (the batch of an `rx_gone` message), or
+  /// drops them if the pipeline stops; the sender gets the message anyway,
+  /// since its `send` fails only once every item it pushed is accounted for.
+  batch<T> hand_back(std::vector<T> xs) {
+    if (stopping()) {
+      stats_->count_dropped(xs.size());
+      return batch<T>{};
+    }
+    stats_->returned.fetch_add(xs.size(), std::memory_order_relaxed);
+    return batch<T>{std::move(xs)};
+  }
+
   /// Sends items back to the sender they came from, or counts them lost.
   void go_home(endpoint_id from, std::vector<T> xs) {
     if (xs.empty())
       return;
     auto n = xs.size();
     if (auto i = txs_.find(from); i != txs_.end() && i->second.host) {
-      stats_->returned.fetch_add(n, std::memory_order_relaxed);
-      send(i->second.host, rx_gone_atom::value, from, batch<T>{std::move(xs)},
+      send(i->second.host, rx_gone_atom::value, from, hand_back(std::move(xs)),
            i->second.seen);
     } else {
       // The sender is gone as well: nobody is left to take the items.
-      stats_->lost.fetch_add(n, std::memory_order_relaxed);
+      stats_->count_dropped(n);
     }
   }
 
@@ -407,15 +424,14 @@ private:
         home.erase(i);
       }
       if (tx.host) {
-        stats_->returned.fetch_add(xs.size(), std::memory_order_relaxed);
-        send(tx.host, rx_gone_atom::value, id, batch<T>{std::move(xs)},
+        send(tx.host, rx_gone_atom::value, id, hand_back(std::move(xs)),
              tx.seen);
       } else {
-        stats_->lost.fetch_add(xs.size(), std::memory_order_relaxed);
+        stats_->count_dropped(xs.size());
       }
     }
     for (auto& [id, xs] : home) // senders that are gone already
-      stats_->lost.fetch_add(xs.size(), std::memory_order_relaxed);
+      stats_->count_dropped(xs.size());
     waiting_.clear();
   }
 
@@ -430,7 +446,7 @@ private:
     for (auto i = bouncing_rxs_.begin(); i != bouncing_rxs_.end();) {
       if (i->second.host == dm.source) {
         // Items on their way to a receiver that died are gone with it.
-        stats_->lost.fetch_add(i->second.pending, std::memory_order_relaxed);
+        stats_->count_dropped(i->second.pending);
         bouncing_ -= i->second.pending;
         i = bouncing_rxs_.erase(i);
       } else {

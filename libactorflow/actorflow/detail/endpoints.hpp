@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <coroutine>
 #include <cstdint>
@@ -33,8 +34,20 @@ struct channel_stats {
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> returned{0};
   std::atomic<uint64_t> lost{0};
+  /// Items dropped because the pipeline of the channel stopped.
+  std::atomic<uint64_t> cancelled{0};
   std::atomic<uint64_t> messages_in{0};
   std::atomic<uint64_t> max_in_flight{0};
+  /// Set by a pipeline that is cancelled or failed, before it stops its
+  /// stages: from then on the channel drops what it would hand back or lose,
+  /// and counts it in `cancelled`.
+  std::atomic<bool> stopping{false};
+
+  /// Counts `n` items the channel cannot deliver any more.
+  void count_dropped(uint64_t n) noexcept {
+    auto& counter = stopping.load(std::memory_order_acquire) ? cancelled : lost;
+    counter.fetch_add(n, std::memory_order_relaxed);
+  }
 };
 
 /// Settings shared by both ends of one channel.
@@ -103,6 +116,12 @@ public:
 
   channel_params params() const noexcept {
     return params_;
+  }
+
+  /// The stop flag of the host this endpoint is bound to (see
+  /// `host::stop_requested`). Only valid while bound to a host.
+  const std::atomic<bool>& stop_flag() const noexcept {
+    return host_->stop_flag();
   }
 
   /// Closes the endpoint from the context it lives in. A blocking endpoint
@@ -203,6 +222,8 @@ public:
   [[gnu::always_inline]] bool ready() {
     if (mode_ != mode::hosted) [[unlikely]]
       bind_hosted(bind_tx_atom::value);
+    if (host_->stop_requested()) [[unlikely]]
+      throw_stopped();
     return credit_ > 0 || rx_gone_;
   }
 
@@ -232,7 +253,8 @@ public:
   /// bound to a host yet (the first `send` binds it) or the receivers are
   /// gone.
   [[gnu::always_inline]] size_t room() const noexcept {
-    if (mode_ != mode::hosted || rx_gone_) [[unlikely]]
+    if (mode_ != mode::hosted || rx_gone_ || host_->stop_requested())
+      [[unlikely]]
       return 0;
     auto used = pending();
     auto left = used < params_.batch ? params_.batch - used : size_t{0};
@@ -494,6 +516,8 @@ public:
   [[gnu::always_inline]] bool ready() {
     if (mode_ != mode::hosted) [[unlikely]]
       bind_hosted(bind_rx_atom::value);
+    if (host_->stop_requested()) [[unlikely]]
+      throw_stopped();
     return pos_ < in_.size() || eos_;
   }
 
@@ -532,10 +556,11 @@ public:
   // -- hosted batch fast path (never suspends) -------------------------------
 
   /// The items buffered now, oldest first (empty if the endpoint is not bound
-  /// to a host yet: the first `recv` binds it). The caller moves from a
-  /// prefix of them and then calls `consume` with its length.
+  /// to a host yet: the first `recv` binds it, or once the host was asked to
+  /// stop: the next `recv` throws). The caller moves from a prefix of them
+  /// and then calls `consume` with its length.
   [[gnu::always_inline]] std::span<T> available() noexcept {
-    if (mode_ != mode::hosted) [[unlikely]]
+    if (mode_ != mode::hosted || host_->stop_requested()) [[unlikely]]
       return {};
     return std::span<T>{in_.data() + pos_, in_.size() - pos_};
   }

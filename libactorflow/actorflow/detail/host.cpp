@@ -69,6 +69,23 @@ endpoint_id next_endpoint_id() noexcept {
                      endpoint_ids.fetch_add(1, std::memory_order_relaxed) + 1};
 }
 
+stopped::~stopped() {
+  // nop
+}
+
+const char* stopped::what() const noexcept {
+  return "the worker was asked to stop";
+}
+
+void throw_stopped() {
+  throw stopped{};
+}
+
+void throw_if_stopped() {
+  if (auto self = host::current(); self != nullptr && self->stop_requested())
+    throw_stopped();
+}
+
 endpoint::~endpoint() {
   // nop
 }
@@ -125,6 +142,18 @@ host::activation::activation(host* self) noexcept : prev_(current_host) {
 
 host::activation::~activation() {
   current_host = prev_;
+}
+
+void host::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
+  if (ptr != nullptr) {
+    auto& xs = ptr->content();
+    if (xs.match_elements<caf::exit_msg>()) {
+      auto& reason = xs.get_as<caf::exit_msg>(0).reason;
+      if (reason && reason != caf::exit_reason::normal)
+        stop_.store(true, std::memory_order_relaxed);
+    }
+  }
+  caf::event_based_actor::enqueue(std::move(ptr), eu);
 }
 
 void host::add_endpoint(endpoint* ep) {

@@ -2,8 +2,10 @@
 
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <unordered_map>
@@ -49,6 +51,22 @@ private:
   endpoint_id id_;
 };
 
+/// Thrown into a coroutine whose host was asked to stop, at its next `recv`
+/// or `send`: the worker then ends as if its exit message had killed it.
+class ACTORFLOW_EXPORT stopped : public std::exception {
+public:
+  ~stopped() override;
+
+  const char* what() const noexcept override;
+};
+
+/// Throws `stopped`.
+[[noreturn]] ACTORFLOW_EXPORT void throw_stopped();
+
+/// Throws `stopped` if the current host was asked to stop: for a loop that
+/// calls user code before its next `recv` or `send`.
+ACTORFLOW_EXPORT void throw_if_stopped();
+
 /// An event-based actor that hosts endpoints and the coroutines that await
 /// them. Items arrive in batches; the coroutines run until they suspend, and
 /// what they produced leaves in one message per endpoint at the end of the
@@ -61,6 +79,23 @@ public:
 
   /// The host whose activation runs on this thread, or nullptr.
   static host* current() noexcept;
+
+  /// Sees an exit message (cancel, a failing pipeline, a linked actor) the
+  /// moment it is enqueued, not when the mailbox gets to it: a stage busy
+  /// with its buffered input checks `stop_requested` between two items, so
+  /// it stops after the call it is in instead of working through its input.
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
+
+  /// True once an exit message other than `exit_reason::normal` was sent to
+  /// this host. Safe from any thread; endpoints check it per item.
+  bool stop_requested() const noexcept {
+    return stop_.load(std::memory_order_relaxed);
+  }
+
+  /// The flag behind `stop_requested`, for loops that test it per item.
+  const std::atomic<bool>& stop_flag() const noexcept {
+    return stop_;
+  }
 
   void add_endpoint(endpoint* ep);
 
@@ -164,6 +199,7 @@ private:
 
   void try_quit();
 
+  std::atomic<bool> stop_{false};
   bool timed_ = false;
   uint64_t last_run_ns_ = 0;
   bool finishing_ = false;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <coroutine>
 #include <cstddef>
 #include <deque>
@@ -210,7 +211,9 @@ struct taken_guard {
 /// instead of a `co_await` per item; never suspends. Returns how many items
 /// it took; 0 means the caller falls back to `co_await in.recv()` and
 /// `co_await out.send(y)` (no input buffered, no credit, no room in the
-/// window, or an endpoint not bound yet).
+/// window, an endpoint not bound yet, or the worker asked to stop: that
+/// `recv` then throws). Like every fast path, it tests the worker's stop
+/// flag before each item, so a cancelled stage makes no further call.
 ///
 /// ~~~
 /// for (;;) {
@@ -229,7 +232,10 @@ template <class T, class U, class Step>
   {
     taken_guard<T> guard{in};
     auto* first = xs.data();
+    auto& stop = in.stop_flag();
     while (guard.n < n) {
+      if (stop.load(std::memory_order_relaxed)) [[unlikely]]
+        break;
       auto y = step(std::move(first[guard.n++]));
       if (y) {
         if constexpr (std::is_same_v<std::decay_t<decltype(*y)>, U>)
@@ -276,7 +282,8 @@ template <class T, class Step>
   auto n = xs.size();
   taken_guard<T> guard{in};
   auto* first = xs.data();
-  while (guard.n < n)
+  auto& stop = in.stop_flag();
+  while (guard.n < n && !stop.load(std::memory_order_relaxed))
     step(std::move(first[guard.n++]));
   return n;
 }
@@ -287,7 +294,8 @@ template <class T, class Step>
 template <class T, class Next>
 [[gnu::flatten]] bool produce_ready(sender<T>& out, Next& next, size_t& index,
                                     size_t n) {
-  for (size_t i = 0; i < n; ++i) {
+  auto& stop = out.stop_flag();
+  for (size_t i = 0; i < n && !stop.load(std::memory_order_relaxed); ++i) {
     std::optional<T> x;
     try {
       x = next();
