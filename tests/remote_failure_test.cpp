@@ -149,34 +149,16 @@ BOOST_AUTO_TEST_CASE(a_hung_node_is_detected_by_heartbeat) {
 
 BOOST_AUTO_TEST_CASE(a_dying_driver_leaves_the_node_clean) {
   test_node a;
-  caf::scoped_actor self{sys};
-  auto port = static_cast<uint16_t>(
-    std::stoi(a.address.substr(a.address.rfind(':') + 1)));
-  // CAF 0.17 with heartbeats may close a connection whose handshake is still
-  // running at its next heartbeat tick (connection_timeout): try again, as
-  // remote_parallel_then's supervisors do.
-  auto node = sys.middleman().remote_actor("127.0.0.1", port);
-  for (int i = 0;
-       i < 5 && !node && node.error() == caf::sec::connection_timeout; ++i)
-    node = sys.middleman().remote_actor("127.0.0.1", port);
-  BOOST_REQUIRE_MESSAGE(node, (node ? "" : sys.render(node.error())));
-  auto running = [&] {
-    uint64_t result = 999;
-    self
-      ->request(*node, std::chrono::seconds{2},
-                actorflow::detail::node_info_atom::value)
-      .receive([&](uint64_t x) { result = x; }, [](caf::error&) {});
-    return result;
-  };
+  node_monitor node{sys, a};
   {
     child_process driver{{ACTORFLOW_TEST_DRIVER, a.address}};
     BOOST_REQUIRE(driver.expect("RUNNING"));
-    BOOST_TEST(running() == 2u); // the driver's two workers
+    BOOST_TEST(node.running() == 2u); // the driver's two workers
     driver.kill(SIGKILL);
     driver.wait();
   }
   // The node's workers for that driver stop...
-  BOOST_TEST(eventually([&] { return running() == 0; }));
+  BOOST_TEST(eventually([&] { return node.running() == 0; }));
   // ... and it keeps serving new pipelines.
   auto result = actorflow::remote_parallel_then<int64_t>(
                   actorflow::iota(int32_t{0}, int32_t{1000}), {{a.address, 2}},
@@ -187,4 +169,125 @@ BOOST_AUTO_TEST_CASE(a_dying_driver_leaves_the_node_clean) {
   BOOST_TEST((*result == squares(1000)));
 }
 
+//! Contract: when its driver dies (kill -9), a node's workers stop within
+//! one item's work (10 ms) + 100 ms, however much input they hold.
+BOOST_AUTO_TEST_CASE(a_killed_driver_stops_slow_node_workers_within_one_item) {
+  test_node a;
+  node_monitor node{sys, a};
+  child_process driver{{ACTORFLOW_TEST_DRIVER, a.address, "sleepy_square"}};
+  BOOST_REQUIRE(driver.expect("RUNNING"));
+  BOOST_TEST(node.running() == 2u);
+  auto t0 = std::chrono::steady_clock::now();
+  driver.kill(SIGKILL);
+  driver.wait();
+  BOOST_TEST(eventually([&] { return node.running() == 0; }));
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - t0);
+  BOOST_TEST_MESSAGE("kill -9 of the driver -> the node's workers stopped: "
+                     << took.count() << " ms");
+  BOOST_TEST(took.count() <= 110);
+}
+
+//! Contract: cancelling a distributed pipeline stops the node's workers
+//! within one item's work (10 ms) + 100 ms, however much input they hold.
+BOOST_AUTO_TEST_CASE(cancel_stops_the_nodes_workers_within_one_item) {
+  test_node a;
+  node_monitor node{sys, a};
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  auto o = opts();
+  auto run = actorflow::remote_parallel_then<int64_t>(
+               actorflow::iota(int32_t{0}), {{a.address, 2}}, "sleepy_square",
+               o)
+               .for_each([seen](int64_t) { ++*seen; })
+               .start(sys);
+  BOOST_REQUIRE(eventually([&] { return seen->load() >= 10; }));
+  auto t0 = std::chrono::steady_clock::now();
+  run.cancel();
+  auto res = run.wait();
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(code_of(res.error()) == error_code::cancelled,
+             actorflow::to_string_any(res.error()));
+  BOOST_TEST(eventually([&] { return node.running() == 0; }));
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - t0);
+  BOOST_TEST_MESSAGE("cancel -> the node's workers stopped: " << took.count()
+                                                              << " ms");
+  BOOST_TEST(took.count() <= 110);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
+
+//! Contract: a failed distributed pipeline leaves no actor behind, whatever
+//! failed (refused port, unknown stage, type mismatch, connect timeout):
+//! after each of 50 runs the count of running actors is back at its
+//! baseline, and the actor system then shuts down in under 2 s.
+BOOST_AUTO_TEST_CASE(failed_pipelines_leave_no_actor_behind) {
+  watchdog dog{std::chrono::seconds{60}};
+  test_node node;
+  auto refused = "127.0.0.1:" + std::to_string(closed_port());
+  auto reg = driver_stages();
+  auto cfg = std::make_unique<caf::actor_system_config>();
+  auto sys = std::make_unique<caf::actor_system>(prepare_driver(*cfg, *reg));
+  auto o = driver_options(reg);
+  auto& registry = sys->registry();
+  auto baseline = registry.running();
+  // A successful run first: it connects to the node, and ends clean too.
+  {
+    auto ok = actorflow::remote_parallel_then<int64_t>(
+                actorflow::iota(int32_t{0}, int32_t{100}), {{node.address, 1}},
+                "square", o)
+                .collect()
+                .run(*sys);
+    BOOST_REQUIRE_MESSAGE(ok, error_text(ok));
+  }
+  BOOST_TEST(eventually([&] { return registry.running() <= baseline; }));
+  for (int run = 0; run < 50; ++run) {
+    // A listener of its own per run: one that never accepts fills its
+    // backlog, and then even connect() itself blocks.
+    silent_listener silent;
+    auto quiet = "127.0.0.1:" + std::to_string(silent.port);
+    auto run_opts = o;
+    actorflow::placement where{{node.address, 2}};
+    std::string stage = "square";
+    error_code want = error_code::none;
+    switch (run % 4) {
+      case 0:
+        want = error_code::connect_failed;
+        where = {{node.address, 1}, {refused, 1}};
+        break;
+      case 1:
+        want = error_code::unknown_stage;
+        stage = "no_such_stage";
+        break;
+      case 2:
+        want = error_code::type_mismatch;
+        stage = "blob_value";
+        break;
+      default:
+        want = error_code::timeout;
+        where = {{node.address, 1}, {quiet, 1}};
+        run_opts.connect_timeout = std::chrono::milliseconds{300};
+        break;
+    }
+    auto result = actorflow::remote_parallel_then<int64_t>(
+                    actorflow::iota(int32_t{0}, int32_t{5000}), where, stage,
+                    run_opts)
+                    .collect()
+                    .run(*sys);
+    BOOST_REQUIRE_MESSAGE(!result, "run " << run << " succeeded");
+    BOOST_TEST(code_of(result.error()) == want,
+               "run " << run << ": "
+                      << actorflow::to_string_any(result.error()));
+    BOOST_TEST(eventually([&] { return registry.running() <= baseline; }),
+               "run " << run << ": " << registry.running()
+                      << " actors running, baseline " << baseline);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  sys.reset();
+  auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST((took < std::chrono::seconds{2}),
+             "shutdown took "
+               << std::chrono::duration_cast<std::chrono::milliseconds>(took)
+                    .count()
+               << " ms");
+}

@@ -59,6 +59,17 @@ inline caf::actor_system_config& prepare_driver(
   return cfg;
 }
 
+/// The remote options of the tests' drivers: generous timeouts for a loaded
+/// machine, and `reg` for local workers.
+inline actorflow::remote_options driver_options(
+  std::shared_ptr<actorflow::stage_registry> reg) {
+  actorflow::remote_options result;
+  result.local_stages = std::move(reg);
+  result.connect_timeout = std::chrono::seconds{8};
+  result.spawn_timeout = std::chrono::seconds{8};
+  return result;
+}
+
 /// A driver: an actor system with the middleman and the test stages.
 struct driver_fixture {
   watchdog dog{std::chrono::seconds{30}};
@@ -67,11 +78,7 @@ struct driver_fixture {
   caf::actor_system sys{prepare_driver(cfg, *reg)};
 
   actorflow::remote_options opts() const {
-    actorflow::remote_options result;
-    result.local_stages = reg;
-    result.connect_timeout = std::chrono::seconds{8};
-    result.spawn_timeout = std::chrono::seconds{8};
-    return result;
+    return driver_options(reg);
   }
 };
 
@@ -117,6 +124,40 @@ struct silent_listener {
   ~silent_listener() {
     ::close(fd);
   }
+};
+
+/// The published actor of `node`, connected from `sys` (CAF 0.17 with
+/// heartbeats may close a connection whose handshake is still running at its
+/// next heartbeat tick: try again, as remote_parallel_then's supervisors do).
+inline caf::actor connect_to(caf::actor_system& sys, const test_node& node) {
+  auto port = static_cast<uint16_t>(
+    std::stoi(node.address.substr(node.address.rfind(':') + 1)));
+  auto hdl = sys.middleman().remote_actor("127.0.0.1", port);
+  for (int i = 0; i < 5 && !hdl && hdl.error() == caf::sec::connection_timeout;
+       ++i)
+    hdl = sys.middleman().remote_actor("127.0.0.1", port);
+  BOOST_REQUIRE_MESSAGE(hdl, (hdl ? "" : sys.render(hdl.error())));
+  return *hdl;
+}
+
+/// Asks a node how many workers it runs (999 if it does not answer).
+struct node_monitor {
+  node_monitor(caf::actor_system& sys, const test_node& node)
+    : self(sys), hdl(connect_to(sys, node)) {
+    // nop
+  }
+
+  uint64_t running() {
+    uint64_t result = 999;
+    self
+      ->request(hdl, std::chrono::seconds{2},
+                actorflow::detail::node_info_atom::value)
+      .receive([&](uint64_t x) { result = x; }, [](caf::error&) {});
+    return result;
+  }
+
+  caf::scoped_actor self;
+  caf::actor hdl;
 };
 
 /// The expected output of the test stage "square" over iota(0, n).

@@ -4,7 +4,9 @@
 // every bad input fails with a clear error.
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -54,6 +56,27 @@ BOOST_AUTO_TEST_CASE(one_node_serves_pipelines_one_after_another) {
     BOOST_REQUIRE_MESSAGE(result, error_text(result));
     BOOST_TEST((*result == squares(1000)));
   }
+}
+
+//! Contract: a pipeline that ends normally loses no worker: its node stops
+//! the finished workers, and that is no loss (on_worker_lost stays silent).
+BOOST_AUTO_TEST_CASE(a_normal_end_loses_no_worker) {
+  test_node a;
+  auto lost = std::make_shared<std::atomic<int>>(0);
+  auto o = opts();
+  o.on_worker_lost = [lost](const std::string&, const caf::error&) {
+    ++*lost;
+  };
+  for (int round = 0; round < 40; ++round) {
+    auto result = actorflow::remote_parallel_then<int64_t>(
+                    actorflow::iota(int32_t{0}, int32_t{500}), {{a.address, 2}},
+                    "square", o)
+                    .collect()
+                    .run(sys);
+    BOOST_REQUIRE_MESSAGE(result, error_text(result));
+    BOOST_TEST((*result == squares(500)));
+  }
+  BOOST_TEST(lost->load() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_stage_is_an_error) {
@@ -162,6 +185,9 @@ BOOST_AUTO_TEST_CASE(silent_peer_is_a_connect_timeout) {
   BOOST_REQUIRE(!result);
   BOOST_TEST(code_of(result.error()) == error_code::timeout,
              actorflow::to_string_any(result.error()));
+  // The whole connect timeout, not what its last attempt had left.
+  BOOST_TEST(contains(actorflow::what(result.error()), "300 ms"),
+             actorflow::what(result.error()));
   BOOST_TEST((took >= std::chrono::milliseconds{300}));
   BOOST_TEST((took < std::chrono::seconds{3}));
 }

@@ -298,6 +298,24 @@ BOOST_AUTO_TEST_CASE(a_missing_certificate_fails_at_init_serve_and_connect) {
   BOOST_TEST(contains(actorflow::what(result.error()), "no-such.pem"));
 }
 
+//! Contract: an expired certificate is an error naming the file and the
+//! date before anything listens, not a node whose every peer fails with a
+//! generic handshake error.
+BOOST_AUTO_TEST_CASE(an_expired_certificate_is_an_invalid_argument) {
+  auto& c = certs();
+  auto tls = c.tls("expired");
+  tls_driver d{tls};
+  BOOST_REQUIRE(d.init_error);
+  BOOST_TEST(code_of(d.init_error) == error_code::invalid_argument);
+  BOOST_TEST(contains(actorflow::what(d.init_error), "expired.pem"),
+             actorflow::what(d.init_error));
+  BOOST_TEST(contains(actorflow::what(d.init_error), "expired on"),
+             actorflow::what(d.init_error));
+  auto port = actorflow::serve_node(*d.sys, d.reg);
+  BOOST_REQUIRE(!port);
+  BOOST_TEST(contains(actorflow::what(port.error()), "expired on"));
+}
+
 BOOST_AUTO_TEST_CASE(bad_tls_files_are_invalid_arguments) {
   auto& c = certs();
   struct bad_case {

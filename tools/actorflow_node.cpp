@@ -22,7 +22,13 @@
 // TLS connections from drivers whose certificate is signed by that CA (an
 // encrypted key's passphrase: CAF's --openssl.passphrase or a config file).
 // A missing or bad file makes the node exit with an error before it
-// listens.
+// listens. Without TLS on an address other than the loopback it warns: any
+// peer that reaches the port can then talk to it (see README, Security).
+//
+// If CAF's network broker dies (CAF 0.17 lets an exception from decoding a
+// peer's bytes, or a failed allocation for a peer's oversized message, end
+// it), the node can no longer accept or serve anyone: it says so and exits
+// with a failure, so that its supervisor (systemd) starts it again.
 
 #include <csignal>
 #include <cstdio>
@@ -95,6 +101,27 @@ bool load_plugins(const std::string& list, actorflow::stage_registry& reg) {
   return true;
 }
 
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+/// Ends the process once CAF's BASP broker is down (see the top).
+void exit_with_the_broker(caf::actor_system& sys) {
+  auto broker
+    = sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+  sys.spawn([broker](caf::event_based_actor* self) {
+    self->monitor(broker);
+    self->set_down_handler([self](caf::down_msg& dm) {
+      std::fprintf(stderr,
+                   "actorflow_node: CAF's network broker ended (%s): the node "
+                   "cannot serve any more, exiting\n",
+                   self->system().render(dm.reason).c_str());
+      std::fflush(stderr);
+      std::_Exit(EXIT_FAILURE);
+    });
+  });
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -151,6 +178,13 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "actorflow_node: serving on %s:%u%s, stages:%s\n",
                cfg.host.c_str(), static_cast<unsigned>(*port),
                dopts.tls ? " (TLS)" : "", names.c_str());
+  if (!dopts.tls && !is_loopback(cfg.host))
+    std::fprintf(stderr,
+                 "actorflow_node: warning: %s is not a loopback address and "
+                 "TLS is off: every peer that reaches the port can use this "
+                 "node (use --tls-cert/--tls-key/--tls-ca)\n",
+                 cfg.host.c_str());
+  exit_with_the_broker(sys);
   int sig = 0;
   sigwait(&stop, &sig);
   // Workers of running pipelines end with their connections; no need to

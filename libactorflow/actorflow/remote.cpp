@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -17,6 +19,8 @@
 #ifdef ACTORFLOW_WITH_TLS
 #  include <caf/openssl/manager.hpp>
 #  include <caf/openssl/publish.hpp>
+#  include <openssl/asn1.h>
+#  include <openssl/bio.h>
 #  include <openssl/err.h>
 #  include <openssl/ssl.h>
 #  include <openssl/x509.h>
@@ -76,6 +80,29 @@ caf::error check_readable(const char* role, const std::string& path) {
   return caf::none;
 }
 
+/// `x` as text, e.g. "Dec  3 13:57:40 2026 GMT".
+std::string asn1_time_text(const ASN1_TIME* x) {
+  std::unique_ptr<BIO, int (*)(BIO*)> bio{BIO_new(BIO_s_mem()), BIO_free};
+  if (!bio || ASN1_TIME_print(bio.get(), x) != 1)
+    return "an unreadable date";
+  char* data = nullptr;
+  auto n = BIO_get_mem_data(bio.get(), &data);
+  return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string{};
+}
+
+/// Why `cert` is not valid now (expired, or not valid yet), if it is not.
+std::optional<std::string> validity_problem(X509* cert) {
+  if (cert == nullptr)
+    return std::nullopt;
+  if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+    return "expired on " + asn1_time_text(X509_get0_notAfter(cert))
+           + ": peers refuse it";
+  if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
+    return "is not valid before " + asn1_time_text(X509_get0_notBefore(cert))
+           + ": peers refuse it";
+  return std::nullopt;
+}
+
 #endif // ACTORFLOW_WITH_TLS
 
 /// Checks the TLS files named in `cfg` the way CAF's OpenSSL module will
@@ -105,6 +132,9 @@ caf::error check_tls_files(
     return tls_file_error("certificate", cfg.openssl_certificate,
                           "holds no usable PEM certificate (" + ssl_errors()
                             + ")");
+  // Peers would refuse it with nothing but a generic handshake error.
+  if (auto why = validity_problem(SSL_CTX_get0_certificate(ctx.get())))
+    return tls_file_error("certificate", cfg.openssl_certificate, *why);
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.openssl_key.c_str(),
                                   SSL_FILETYPE_PEM)
       != 1) {
@@ -323,8 +353,7 @@ caf::behavior node_actor(caf::stateful_actor<node_state>* self,
                           "stage '" + stage + "' returns " + describe(*out)
                             + " on the node; the driver expects " + out_name
                             + " (layout " + out_layout + ")");
-      if (work.kind != 2 || results.kind != 1 || !work.channel
-          || !results.channel)
+      if (!detail::well_formed(work, 2) || !detail::well_formed(results, 1))
         return make_error(error_code::invalid_argument,
                           "malformed spawn request (channel ends)");
       worker_options wo;
@@ -335,12 +364,19 @@ caf::behavior node_actor(caf::stateful_actor<node_state>* self,
       };
       ++*running;
       auto w = entry->spawn(self->system(), work, results, std::move(wo));
-      auto& ws = self->state.by_channel[work.channel.address()];
-      if (ws.empty())
-        self->monitor(work.channel);
-      ws.push_back(w);
+      // Stop the worker once either channel is down: the driver may have
+      // abandoned an end before this request arrived (its supervisor was
+      // stopped, or its spawn timed out), and the channel then ignores the
+      // worker's bind; the worker would wait on it for good.
+      for (auto* ch : {&work.channel, &results.channel}) {
+        auto& ws = self->state.by_channel[ch->address()];
+        if (ws.empty())
+          self->monitor(*ch);
+        ws.push_back(w);
+      }
       return w.actor();
     },
+    [](detail::node_rejected_atom) { return detail::rejected_batches(); },
     [self](detail::node_info_atom) {
       return static_cast<uint64_t>(self->state.running->load());
     },
@@ -456,17 +492,17 @@ void connect_awaiter::await_suspend(std::coroutine_handle<> h) {
       },
       [this, h, self, where, hint](caf::error& err) {
         if (err == caf::sec::request_timeout)
-          result.emplace(
-            make_error(error_code::timeout, "connecting to the node at " + where
-                                              + " took longer than "
-                                              + ms(timeout) + hint));
+          result.emplace(make_error(error_code::timeout,
+                                    "connecting to the node at " + where
+                                      + " took longer than "
+                                      + ms(std::max(budget, timeout)) + hint));
         else if (err == caf::sec::connection_timeout) {
           retry = true;
           result.emplace(make_error(error_code::timeout,
                                     "the node at " + where
                                       + " accepted the connection but did "
                                         "not complete CAF's handshake within "
-                                      + ms(timeout) + hint));
+                                      + ms(std::max(budget, timeout)) + hint));
         } else {
           // The peer closed the connection during CAF's handshake: either
           // CAF 0.17's heartbeat check raced the handshake (more likely on a
@@ -529,6 +565,8 @@ task<> supervise(std::string where, uint16_t port, std::string host,
                  caf::message request, remote_handle work,
                  remote_handle results, sender<uint64_t> acks,
                  remote_options opts) {
+  // First, so that it is released however this frame ends.
+  remote_worker_lease lease{work, results};
   // Named awaiters: g++ 12 miscompiles a braced temporary holding a
   // std::string as the operand of co_await.
   caf::error failure;
@@ -544,6 +582,7 @@ task<> supervise(std::string where, uint16_t port, std::string host,
       deadline - std::chrono::steady_clock::now());
     connect_awaiter connecting{
       host, port, std::max(left, caf::timespan{1}), {}};
+    connecting.budget = opts.connect_timeout;
     node = co_await connecting;
     if (node)
       break;
@@ -561,21 +600,24 @@ task<> supervise(std::string where, uint16_t port, std::string host,
     spawn_awaiter spawning{
       *node, where, std::move(request), opts.spawn_timeout, {}};
     w = co_await spawning;
-    if (!w)
+    if (w)
+      lease.imported(*w); // the worker on the node closes them
+    else
       failure = w.error();
   }
   bool spawned = !failure;
   if (spawned) {
     down_awaiter watching{*w, {}};
     auto reason = co_await watching;
-    if (!reason)
-      co_return; // the worker ended with its work channel
+    lease.worker_ended();
+    if (!reason || reason == caf::exit_reason::user_shutdown)
+      co_return; // the worker ended with its work channel (the node stops
+                 // a worker only once one of its channels is down)
     if (reason.category() != error_category
         || reason.code() != static_cast<uint8_t>(error_code::worker_failed)) {
       // Lost: its node died, hung or disconnected. Ends it had not bound
       // yet would keep the channels open; the scatter sends its items again.
-      abandon(work);
-      abandon(results);
+      lease.abandon();
       if (opts.on_worker_lost)
         opts.on_worker_lost(where, reason);
       (void)co_await acks.send(lost_marker);
@@ -586,12 +628,11 @@ task<> supervise(std::string where, uint16_t port, std::string host,
   }
   // Failed (no node, no worker, or the stage threw). The scatter leaves the
   // report to this error (its own would only say that the workers are
-  // gone); a worker that never ran cannot release its channel ends.
+  // gone); a worker that never ran cannot release its channel ends, so
+  // `lease` abandons them, even if this send throws or never resumes.
   (void)co_await acks.send(failed_marker);
-  if (!spawned) {
-    abandon(work);
-    abandon(results);
-  }
+  if (!spawned)
+    lease.abandon();
   fail(std::move(failure));
 }
 

@@ -306,6 +306,8 @@ namespace detail {
 
 using node_spawn_atom = caf::atom_constant<caf::atom("af_nspawn")>;
 using node_info_atom = caf::atom_constant<caf::atom("af_ninfo")>;
+/// Asks a node how many batches from peers it refused to load.
+using node_rejected_atom = caf::atom_constant<caf::atom("af_nrej")>;
 
 /// The high bits of an ack: the gather holds the item (but has not emitted
 /// it yet), a worker was lost, or a supervisor fails with an error of its own
@@ -347,6 +349,9 @@ struct ACTORFLOW_EXPORT connect_awaiter {
   /// race as above, or a TLS process meeting a plain one; the supervisor
   /// retries it a few times only, so a mismatch still fails fast.
   bool lost_handshake = false;
+  /// The whole connect timeout, of which `timeout` is what earlier attempts
+  /// left: a timeout error names it (0: `timeout`).
+  caf::timespan budget{0};
 
   bool await_ready() const noexcept {
     return false;
@@ -425,6 +430,63 @@ select_awaiter<A, B> select(receiver<A>& a, receiver<B>& b) {
 }
 
 [[noreturn]] ACTORFLOW_EXPORT void fail(caf::error err);
+
+/// What a supervisor holds for its remote worker, released however the
+/// supervisor ends (an exit message destroys its frame while it waits on a
+/// connect, a spawn or a send; it does not resume):
+///
+/// - the two channel ends it exported, until a worker on the node imports
+///   them. The channels count an exported end until it is closed or
+///   abandoned, so an end that no worker imports would keep its channel
+///   (and, once a spawn request carried it, CAF's registry entry of that
+///   channel) alive for good;
+/// - the worker itself, once spawned: a supervisor stopped by a cancelled or
+///   failed pipeline stops it too, so that the node does not work through
+///   the rest of the worker's input first.
+class remote_worker_lease {
+public:
+  remote_worker_lease(remote_handle work, remote_handle results) noexcept
+    : work_(std::move(work)), results_(std::move(results)) {
+    // nop
+  }
+
+  remote_worker_lease(const remote_worker_lease&) = delete;
+  remote_worker_lease& operator=(const remote_worker_lease&) = delete;
+
+  ~remote_worker_lease() {
+    if (armed_)
+      abandon();
+    auto self = host::current();
+    if (worker_ && self != nullptr && self->stop_requested())
+      caf::anon_send_exit(worker_, caf::exit_reason::user_shutdown);
+  }
+
+  /// The worker `w` on a node got the ends: it closes them, and the
+  /// channels watch its actor once it binds them.
+  void imported(caf::actor w) noexcept {
+    armed_ = false;
+    worker_ = std::move(w);
+  }
+
+  /// The worker ended: nothing to stop any more.
+  void worker_ended() noexcept {
+    worker_ = nullptr;
+  }
+
+  /// Tells both channels now that these ends will not be used (a no-op for
+  /// an end that a worker bound already).
+  void abandon() {
+    armed_ = false;
+    actorflow::abandon(work_);
+    actorflow::abandon(results_);
+  }
+
+private:
+  remote_handle work_;
+  remote_handle results_;
+  caf::actor worker_;
+  bool armed_ = true;
+};
 
 /// Keeps an eye on one remote worker: connects to its node, spawns it there
 /// and waits for its end. A worker lost for any other reason than its stage
@@ -627,8 +689,13 @@ flow<Out> remote_stage(flow<In>&& upstream, placement where, std::string stage,
     window = std::max(window, n);
     auto batch = std::max<uint32_t>(1, opts.batch);
     auto in_ch = ctx.make_channel<In>({});
+    // Like the workers of parallel_then, remote workers read about 1 ms of
+    // work ahead: a worker runs its read-ahead in one activation, and its
+    // node's thread deserializes nothing else meanwhile (an exit message
+    // from a cancelled pipeline included).
     auto work
-      = ctx.make_channel<job<In>>({std::max<size_t>(4 * batch * n, 64), batch});
+      = ctx.make_channel<job<In>>({std::max<size_t>(4 * batch * n, 64), batch},
+                                  std::chrono::milliseconds(1));
     auto results = ctx.make_channel<job<Out>>({window, 0});
     auto acks = ctx.make_channel<uint64_t>({2 * window + n + 8, 0});
     if (!in_ch || !work || !results || !acks)

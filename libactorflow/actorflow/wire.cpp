@@ -2,6 +2,7 @@
 
 #include "actorflow/wire.hpp"
 
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
 
@@ -19,7 +20,17 @@ type_table& table() {
   return instance;
 }
 
+std::atomic<uint64_t> rejected{0};
+
 } // namespace
+
+void count_rejected_batch() noexcept {
+  rejected.fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t rejected_batches() noexcept {
+  return rejected.load(std::memory_order_relaxed);
+}
 
 void remember_item_type(std::type_index type, item_type_info info) {
   auto& t = table();

@@ -48,6 +48,8 @@ struct wire_handle {
   caf::actor channel;
   uint32_t capacity = 0;
   uint32_t batch = 0;
+  /// The channel's adaptive read-ahead (see `channel_params::read_ahead_ns`).
+  uint32_t read_ahead_ns = 0;
   endpoint_id id;
   /// 1: a sender, 2: a receiver.
   uint8_t kind = 0;
@@ -56,7 +58,15 @@ struct wire_handle {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire_handle& x) {
   return f(caf::meta::type_name("actorflow::remote_handle"), x.channel,
-           x.capacity, x.batch, x.id, x.kind);
+           x.capacity, x.batch, x.read_ahead_ns, x.id, x.kind);
+}
+
+/// True if `h` names a channel end of kind `kind` with settings a channel
+/// can have (a handle from a peer is checked before it is imported).
+inline bool well_formed(const wire_handle& h, uint8_t kind) noexcept {
+  constexpr uint32_t max_capacity = 0x7fffffff;
+  return h.kind == kind && h.channel && h.capacity >= 1
+         && h.capacity <= max_capacity && h.batch >= 1 && h.batch <= h.capacity;
 }
 
 /// What this process knows about an item type registered by `add_item_type`.
@@ -192,6 +202,7 @@ remote_handle export_handle(const sender<T>& tx) {
     h.channel = ep->channel();
     h.capacity = ep->params().capacity;
     h.batch = ep->params().batch;
+    h.read_ahead_ns = ep->params().read_ahead_ns;
     h.id = detail::next_endpoint_id();
     h.kind = 1;
     caf::anon_send(h.channel, detail::open_tx_atom::value, h.id);
@@ -207,6 +218,7 @@ remote_handle export_handle(const receiver<T>& rx) {
     h.channel = ep->channel();
     h.capacity = ep->params().capacity;
     h.batch = ep->params().batch;
+    h.read_ahead_ns = ep->params().read_ahead_ns;
     h.id = detail::next_endpoint_id();
     h.kind = 2;
     caf::anon_send(h.channel, detail::open_rx_atom::value, h.id);
@@ -224,23 +236,26 @@ inline void abandon(const remote_handle& h) {
 }
 
 /// Turns an exported sender end into a `sender<T>` of this process. Returns
-/// an empty (invalid) handle if `h` is not a sender end.
+/// an empty (invalid) handle if `h` is not a well-formed sender end.
 template <class T>
 sender<T> import_sender(const remote_handle& h) {
-  if (h.kind != 1 || !h.channel)
+  if (!detail::well_formed(h, 1))
     return {};
   auto ep = std::make_shared<detail::tx_endpoint<T>>(
-    h.channel, detail::channel_params{h.capacity, h.batch}, h.id);
+    h.channel, detail::channel_params{h.capacity, h.batch, 0, h.read_ahead_ns},
+    h.id);
   return sender<T>{std::move(ep), std::make_shared<detail::channel_stats>()};
 }
 
 /// Turns an exported receiver end into a `receiver<T>` of this process.
+/// Returns an empty (invalid) handle if `h` is not a well-formed receiver end.
 template <class T>
 receiver<T> import_receiver(const remote_handle& h) {
-  if (h.kind != 2 || !h.channel)
+  if (!detail::well_formed(h, 2))
     return {};
   auto ep = std::make_shared<detail::rx_endpoint<T>>(
-    h.channel, detail::channel_params{h.capacity, h.batch}, h.id);
+    h.channel, detail::channel_params{h.capacity, h.batch, 0, h.read_ahead_ns},
+    h.id);
   return receiver<T>{std::move(ep), std::make_shared<detail::channel_stats>()};
 }
 

@@ -2,7 +2,7 @@
 // workers on the node given as its argument, prints "RUNNING" once items
 // flow, and waits to be killed (the test checks that the node cleans up).
 //
-//   test_driver 127.0.0.1:<port>
+//   test_driver 127.0.0.1:<port> [stage]   (default stage: slow_square)
 
 #include <csignal>
 #include <cstdio>
@@ -21,10 +21,11 @@ int main(int argc, char** argv) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   ::alarm(60);
   if (argc < 2) {
-    std::fprintf(stderr, "usage: test_driver host:port\n");
+    std::fprintf(stderr, "usage: test_driver host:port [stage]\n");
     return EXIT_FAILURE;
   }
   std::string where = argv[1];
+  std::string stage = argc > 2 ? argv[2] : "slow_square";
   auto reg = std::make_shared<actorflow::stage_registry>();
   test_stages::register_stages(*reg);
   caf::actor_system_config cfg;
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
   caf::actor_system sys{cfg};
   bool told = false;
   auto r = actorflow::remote_parallel_then<int64_t>(actorflow::iota(int32_t{0}),
-                                                    {{where, 2}}, "slow_square")
+                                                    {{where, 2}}, stage)
              .for_each([&](int64_t) {
                if (!told) {
                  told = true;

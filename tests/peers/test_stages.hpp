@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "actorflow/remote.hpp"
 
@@ -38,6 +39,11 @@ inline void register_stages(actorflow::stage_registry& reg) {
   });
   reg.register_stage<int32_t, int64_t>("slow_square", [](int32_t x) {
     spin_for(std::chrono::microseconds{20});
+    return int64_t{x} * x;
+  });
+  // 10 ms per item: a slow service, for the cancellation bound.
+  reg.register_stage<int32_t, int64_t>("sleepy_square", [](int32_t x) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
     return int64_t{x} * x;
   });
   reg.register_stage<int32_t, int64_t>("throws_on_7", [](int32_t x) {
