@@ -322,7 +322,7 @@ public:
                   << " of the ceiling (p)";
       std::cout << ")";
       if (h.id == 'o') {
-        // The goals of the issue: >= 0.97 at 10 us, >= 0.93 at 1 us.
+        // The suite's targets: >= 0.97 at 10 us, >= 0.93 at 1 us.
         auto goal = h.us == 10.0 ? 0.97 : h.us == 1.0 ? 0.93 : 0.0;
         if (goal > 0)
           std::cout << " (goal >= " << fmt(goal, 2) << ": "

@@ -1,6 +1,6 @@
 // This file is part of actorflow. See README.md for the project's license.
 //
-// bench_suite: the benchmark suite of issue 5 in one run, written as
+// bench_suite: the benchmark suite in one run, written as
 // Markdown and hand-rolled SVG bar charts (see README, "Benchmark suite").
 //
 //   W1  source 0..N-1 -> x+1 -> x*2 -> sum, N = 10^7: actorflow workers
@@ -73,7 +73,7 @@ void usage(std::ostream& out) {
          "                   [--out DIR] [--remote PATH] [--command TEXT] "
          "[--note TEXT]\n"
          "                   [--scheduler-threads T] [CAF options]\n"
-         "Runs the workloads of issue 5 (W1-W4, M1, S1, D1), verifies each "
+         "Runs the suite's workloads (W1-W4, M1, S1, D1), verifies each "
          "result and\nwrites Markdown (+ SVG charts with --out).\n";
 }
 
@@ -151,7 +151,7 @@ void measure(series& s, int64_t items, F f) {
   s.cpu_ns.push_back(cpu * 1e9 / n);
 }
 
-/// A target of issue 5, section 2.
+/// A target of the suite: what a workload must reach.
 struct target {
   std::string what;
   std::string measured;
@@ -951,7 +951,7 @@ int main(int argc, char** argv) {
         run_parallel(sys, opt, per_us, "w4", 10.0, 1e5, 100, svgs));
     }
   }
-  // Sections in issue order.
+  // Sections in workload order.
   const std::vector<std::string> order{"w1", "w2", "w3", "w4",
                                        "m1", "s1", "d1"};
   std::sort(secs.begin(), secs.end(), [&](auto& x, auto& y) {
@@ -963,7 +963,7 @@ int main(int argc, char** argv) {
     {"w3", "W3: ordered parallel_then(2, f), f ~1 us"},
     {"w4", "W4: parallel_then_unordered(2, f), skewed work"}};
   std::ostringstream md;
-  md << "# actorflow benchmark suite (issue 5)\n\n"
+  md << "# actorflow benchmark suite\n\n"
      << "Regenerate with:\n\n    " << opt.command << "\n\n"
      << "Run of " << utc_now() << " in " << fmt(seconds_since(t_start), 0)
      << " s" << (opt.quick ? " (--quick: reduced sizes and runs)" : "")
@@ -984,7 +984,7 @@ int main(int argc, char** argv) {
     md << ' ' << opt.note;
   md << "\n\n";
   bool all_met = true;
-  md << "## Targets (issue 5, section 2)\n\n| target | measured | met |\n"
+  md << "## Targets\n\n| target | measured | met |\n"
         "|---|---:|---|\n";
   for (auto& s : secs)
     for (auto& t : s.targets) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark suite of issue 5 in one command (see README, "Benchmark
+# The benchmark suite in one command (see README, "Benchmark
 # suite"): builds bench_suite and bench_remote (Release) in $BUILD_DIR
 # (default: build/) and runs every workload (W1-W4, M1, S1, D1), writing
 # docs/benchmarks/README.md and docs/benchmarks/*.svg. About 4-5 minutes on 2
