@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -522,13 +523,31 @@ void spawn_awaiter::await_suspend(std::coroutine_handle<> h) {
   auto self = host::current();
   if (self == nullptr)
     throw std::logic_error("actorflow: spawn outside an actorflow worker");
+  // Whichever comes first resumes: the answer or the node's down message.
+  // The other finds `done` set and leaves the awaiter (gone by then) alone.
+  auto done = std::make_shared<bool>(false);
+  self->when_down(node.address(), [this, h, self, done](const caf::error& r) {
+    if (std::exchange(*done, true))
+      return;
+    node_lost = true;
+    down_reason = r;
+    result.emplace(make_error(error_code::connect_failed,
+                              "the node at " + where
+                                + " went down before it spawned a worker ("
+                                + self->system().render(r) + ")"));
+    self->make_ready(h);
+  });
   self->request(node, timeout, std::move(request))
     .then(
-      [this, h, self](caf::actor& w) {
+      [this, h, self, done](caf::actor& w) {
+        if (std::exchange(*done, true))
+          return;
         result.emplace(std::move(w));
         self->resume_from_callback(h);
       },
-      [this, h, self](caf::error& err) {
+      [this, h, self, done](caf::error& err) {
+        if (std::exchange(*done, true))
+          return;
         if (err.category() == error_category)
           result.emplace(
             make_error(static_cast<error_code>(err.code()),
@@ -598,12 +617,21 @@ task<> supervise(std::string where, uint16_t port, std::string host,
   caf::expected<caf::actor> w{caf::actor{}};
   if (!failure) {
     spawn_awaiter spawning{
-      *node, where, std::move(request), opts.spawn_timeout, {}};
+      *node, where, std::move(request), opts.spawn_timeout, {}, false, {}};
     w = co_await spawning;
-    if (w)
+    if (w) {
       lease.imported(*w); // the worker on the node closes them
-    else
+    } else if (spawning.node_lost) {
+      // Like a worker lost after its spawn: it held no items yet, and the
+      // pipeline goes on with the other workers.
+      lease.abandon();
+      if (opts.on_worker_lost)
+        opts.on_worker_lost(where, spawning.down_reason);
+      (void)co_await acks.send(lost_marker);
+      co_return;
+    } else {
       failure = w.error();
+    }
   }
   bool spawned = !failure;
   if (spawned) {

@@ -371,6 +371,12 @@ struct ACTORFLOW_EXPORT spawn_awaiter {
   caf::message request;
   caf::timespan timeout;
   std::optional<caf::expected<caf::actor>> result;
+  /// Set if the node went down before it answered: CAF 0.17 fails a request
+  /// to a dead remote actor only at its timeout, so the awaiter watches the
+  /// node as well, and the supervisor treats this like a worker lost.
+  bool node_lost = false;
+  /// The node's exit reason, if `node_lost`.
+  caf::error down_reason;
 
   bool await_ready() const noexcept {
     return false;
