@@ -15,6 +15,7 @@ packages=(
   libtbb-dev
   libbenchmark-dev
   clang-format
+  doxygen
 )
 
 missing=()

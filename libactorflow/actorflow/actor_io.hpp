@@ -425,8 +425,11 @@ pipeline<caf::unit_t> flow<T>::to_actor(caf::actor consumer,
 template <class T>
 class actor_source_queue {
 public:
+  /// An empty queue, to be assigned one for an actor.
   actor_source_queue() = default;
 
+  /// A queue that `self` fills (it must be the actor that serves the
+  /// source's demand).
   explicit actor_source_queue(caf::local_actor* self) : self_(self) {
     // nop
   }

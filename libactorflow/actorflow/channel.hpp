@@ -41,7 +41,9 @@ struct channel_options {
 /// Both ends of a new channel; supports structured bindings.
 template <class T>
 struct channel_pair {
+  /// The sending end.
   sender<T> tx;
+  /// The receiving end.
   receiver<T> rx;
 };
 

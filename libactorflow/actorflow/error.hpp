@@ -81,8 +81,10 @@ ACTORFLOW_EXPORT std::string what(const caf::error& x);
 /// ~~~
 class ACTORFLOW_EXPORT error_exception : public std::runtime_error {
 public:
+  /// Carries `err`; `what()` is its text.
   explicit error_exception(caf::error err);
 
+  /// The error this exception carries.
   const caf::error& error() const noexcept {
     return err_;
   }

@@ -534,6 +534,7 @@ private:
 template <class R>
 class [[nodiscard]] pipeline {
 public:
+  /// What `run` returns on success (`caf::unit_t` for a plain sink).
   using result_type = R;
 
   /// @private
@@ -644,6 +645,7 @@ private:
 template <class T>
 class [[nodiscard]] flow {
 public:
+  /// The type of the items this flow emits.
   using value_type = T;
 
   flow() = default;
@@ -1149,9 +1151,11 @@ public:
   }
 
 private:
+  /// @private The stage behind parallel_then(_unordered) (scatter.hpp).
   template <bool Ordered, class F>
   auto scatter_gather(std::optional<size_t> n, F f, stage_options so) &&;
 
+  /// @private The stage behind route_by_key (scatter.hpp).
   template <class K, class F>
   auto route(std::optional<size_t> n, K key, F f, stage_options so) &&;
 

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+/// Dataflow on CAF actors: credit-based channels, workers, the stream DSL
+/// and distributed stages. `#include "actorflow/all.hpp"` brings it all.
 namespace actorflow {
 
 // -- enums --------------------------------------------------------------------

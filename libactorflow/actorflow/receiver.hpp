@@ -37,11 +37,13 @@ template <class T>
 class receiver : public detail::channel_handle<detail::rx_endpoint<T>,
                                                detail::open_rx_atom> {
 public:
+  /// @private
   using super
     = detail::channel_handle<detail::rx_endpoint<T>, detail::open_rx_atom>;
 
   using super::super;
 
+  /// The type of the items on this channel.
   using value_type = T;
 
   /// Awaitable: resumes with the next item, or with an empty optional at

@@ -130,8 +130,11 @@ ACTORFLOW_EXPORT bool tls_supported() noexcept;
 /// dopts.tls = cfg.tls.options();
 /// ~~~
 struct ACTORFLOW_EXPORT tls_flags {
+  /// --tls-cert: this process's certificate (PEM).
   std::string certificate;
+  /// --tls-key: its private key (PEM).
   std::string key;
+  /// --tls-ca: the CA that signs the peers' certificates (PEM).
   std::string ca_file;
 
   /// Adds the three flags to `group` and returns it.
@@ -277,7 +280,9 @@ ACTORFLOW_EXPORT caf::expected<uint16_t> serve_node(
 /// `workers` workers on the node at `where` ("host:port"), or in the driver
 /// itself for `where == "local"`.
 struct workers_at {
+  /// "host:port" of a node, or "local".
   std::string where;
+  /// How many workers run there.
   size_t workers = 1;
 };
 
@@ -293,8 +298,9 @@ struct remote_options {
   size_t window = 0;
   /// Items per message towards the workers.
   uint32_t batch = 16;
-  /// How long connecting to a node, and spawning a worker there, may take.
+  /// How long connecting to a node may take (retries included).
   caf::timespan connect_timeout = std::chrono::seconds{5};
+  /// How long a connected node may take to spawn a worker.
   caf::timespan spawn_timeout = std::chrono::seconds{5};
   /// Called when a remote worker is lost (with its node's address and the
   /// reason), before its items are sent to the other workers. Runs in the

@@ -136,6 +136,7 @@ struct reorder_gate {
 
 } // namespace detail
 
+/// @private The stage behind parallel_then(_unordered).
 template <class T>
 template <bool Ordered, class F>
 auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
@@ -375,6 +376,7 @@ auto flow<T>::scatter_gather(std::optional<size_t> n, F f,
   }
 }
 
+/// @private The stage behind route_by_key.
 template <class T>
 template <class K, class F>
 auto flow<T>::route(std::optional<size_t> n, K key, F f, stage_options so) && {

@@ -34,6 +34,7 @@ class send_result {
 public:
   send_result() noexcept = default;
 
+  /// A failed send: the channel refused `rejected` because of `why`.
   send_result(T rejected, error_code why)
     : failed_(std::make_unique<failure>(failure{std::move(rejected), why})) {
     // nop
@@ -44,6 +45,7 @@ public:
     return failed_ == nullptr;
   }
 
+  /// True if the channel accepted the item (same as `operator bool`).
   bool ok() const noexcept {
     return failed_ == nullptr;
   }
@@ -109,11 +111,13 @@ template <class T>
 class sender : public detail::channel_handle<detail::tx_endpoint<T>,
                                              detail::open_tx_atom> {
 public:
+  /// @private
   using super
     = detail::channel_handle<detail::tx_endpoint<T>, detail::open_tx_atom>;
 
   using super::super;
 
+  /// The type of the items on this channel.
   using value_type = T;
 
   /// Awaitable: waits for credit, then hands `x` to the channel. Resumes with

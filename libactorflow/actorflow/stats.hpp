@@ -59,9 +59,13 @@ struct stage_stats {
   uint64_t items_in = 0;
   /// Items the stage's `send`s accepted.
   uint64_t items_out = 0;
+  /// Time spent running user code and moving items.
   std::chrono::nanoseconds busy{0};
+  /// Time spent waiting for credit downstream (backpressure).
   std::chrono::nanoseconds stalled{0};
+  /// Time spent waiting for input upstream.
   std::chrono::nanoseconds idle{0};
+  /// Time spent waiting on something else, e.g. the answer of an actor.
   std::chrono::nanoseconds waiting{0};
   /// What the stage is doing now (`stage_state::done` once it ended).
   stage_state state = stage_state::starting;
@@ -141,7 +145,9 @@ struct edge_stats {
 /// std::cout << actorflow::to_string(st);       // a table
 /// ~~~
 struct ACTORFLOW_EXPORT pipeline_stats {
+  /// Every stage of the pipeline, in data-path order.
   std::vector<stage_stats> stages;
+  /// Every channel between two stages (or between a stage and outside).
   std::vector<edge_stats> edges;
   /// Items the channels dropped because the run was cancelled or a stage
   /// failed: buffered or in flight, never processed. A channel counts them

@@ -112,19 +112,25 @@ public:
 template <class T>
 class [[nodiscard]] task {
 public:
+  /// @private The coroutine's promise.
   using promise_type = detail::task_promise<T>;
+  /// @private
   using handle_type = std::coroutine_handle<promise_type>;
 
+  /// An empty task (`valid()` is false).
   task() noexcept = default;
 
+  /// @private Used by the promise.
   explicit task(handle_type h) noexcept : h_(h) {
     // nop
   }
 
+  /// Takes over the coroutine of `other`, which becomes empty.
   task(task&& other) noexcept : h_(std::exchange(other.h_, nullptr)) {
     // nop
   }
 
+  /// Destroys this task's coroutine, then takes over the one of `other`.
   task& operator=(task&& other) noexcept {
     if (this != &other) {
       reset();
@@ -140,10 +146,12 @@ public:
     reset();
   }
 
+  /// True if this task holds a coroutine.
   bool valid() const noexcept {
     return static_cast<bool>(h_);
   }
 
+  /// True if the coroutine ran to its end.
   bool done() const noexcept {
     return h_ && h_.done();
   }
@@ -159,6 +167,8 @@ public:
       std::exchange(h_, nullptr).destroy();
   }
 
+  /// Runs the coroutine (a child task) to its end and resumes the awaiting
+  /// coroutine with its result; an exception propagates to the awaiter.
   auto operator co_await() && noexcept {
     struct awaiter {
       handle_type h;

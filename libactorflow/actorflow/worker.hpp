@@ -202,6 +202,7 @@ public:
     return hdl_;
   }
 
+  /// The worker's name, as errors and statistics show it.
   const std::string& name() const;
 
   /// True once the worker ended.
