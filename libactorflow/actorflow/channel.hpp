@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <string>
 
@@ -75,7 +74,7 @@ struct channel_pair {
 template <class T>
 caf::expected<channel_pair<T>> channel(caf::actor_system& sys, size_t capacity,
                                        channel_options opts = {}) {
-  constexpr size_t max_capacity = std::numeric_limits<int32_t>::max();
+  constexpr size_t max_capacity = detail::max_channel_capacity;
   if (capacity == 0)
     return make_error(error_code::invalid_capacity,
                       "channel capacity must be at least 1 (0 would never "

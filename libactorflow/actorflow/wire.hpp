@@ -64,9 +64,9 @@ typename Inspector::result_type inspect(Inspector& f, wire_handle& x) {
 /// True if `h` names a channel end of kind `kind` with settings a channel
 /// can have (a handle from a peer is checked before it is imported).
 inline bool well_formed(const wire_handle& h, uint8_t kind) noexcept {
-  constexpr uint32_t max_capacity = 0x7fffffff;
   return h.kind == kind && h.channel && h.capacity >= 1
-         && h.capacity <= max_capacity && h.batch >= 1 && h.batch <= h.capacity;
+         && h.capacity <= max_channel_capacity && h.batch >= 1
+         && h.batch <= h.capacity;
 }
 
 /// What this process knows about an item type registered by `add_item_type`.

@@ -50,6 +50,10 @@ struct channel_stats {
   }
 };
 
+/// The largest capacity a channel may have: credits and counts travel as
+/// 32-bit values, and a signed one must hold them too.
+constexpr uint32_t max_channel_capacity = 0x7fffffff;
+
 /// Settings shared by both ends of one channel.
 struct channel_params {
   uint32_t capacity;
