@@ -1,5 +1,5 @@
 // labels: flow
-// Pipelines embedded in CAF actor applications (actorflow/actor_io.hpp,
+// Pipelines embedded in CAF actor applications (actorflow/flow/actor_io.hpp,
 // tee.hpp, running): an existing actor feeding a pipeline under credit
 // (from_actor, actor_source_queue), a pipeline delivering into an existing
 // actor with bounded unacknowledged batches (to_actor), tee branches, a

@@ -26,8 +26,8 @@
 #include <mutex>
 
 #include "actorflow/channel.hpp"
-#include "actorflow/detail/apply.hpp"
-#include "actorflow/detail/in_flight.hpp"
+#include "actorflow/flow/detail/apply.hpp"
+#include "actorflow/flow/detail/stage_loops.hpp"
 #include "actorflow/error.hpp"
 #include "actorflow/error_policy.hpp"
 #include "actorflow/receiver.hpp"
@@ -1070,7 +1070,7 @@ public:
   }
 
   /// Sends the items in batches to an existing actor, with a bounded number
-  /// of batches unacknowledged (see actorflow/actor_io.hpp).
+  /// of batches unacknowledged (see actorflow/flow/actor_io.hpp).
   pipeline<caf::unit_t> to_actor(caf::actor consumer) &&;
 
   /// Like `to_actor(consumer)`, with settings.
@@ -1078,7 +1078,7 @@ public:
                                  actor_sink_options opts) &&;
 
   /// Every item also goes to a branch: `branch(flow<T>)` returns the branch's
-  /// pipeline (see actorflow/tee.hpp).
+  /// pipeline (see actorflow/flow/tee.hpp).
   template <class F>
   flow<T> tee(F branch) &&;
 
@@ -1311,6 +1311,6 @@ flow<T> from(receiver<T> rx) {
 
 } // namespace actorflow
 
-#include "actorflow/actor_io.hpp"
-#include "actorflow/scatter.hpp"
-#include "actorflow/tee.hpp"
+#include "actorflow/flow/actor_io.hpp"
+#include "actorflow/flow/parallel_then.hpp"
+#include "actorflow/flow/tee.hpp"

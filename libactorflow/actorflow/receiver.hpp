@@ -16,8 +16,8 @@
 #include <caf/send.hpp>
 
 #include "actorflow/detail/channel_handle.hpp"
-#include "actorflow/detail/endpoints.hpp"
-#include "actorflow/metrics.hpp"
+#include "actorflow/detail/rx_endpoint.hpp"
+#include "actorflow/channel_metrics.hpp"
 
 namespace actorflow {
 

@@ -40,7 +40,7 @@
 
 #include "actorflow/detail/export.hpp"
 #include "actorflow/flow.hpp"
-#include "actorflow/wire.hpp"
+#include "actorflow/remote/wire.hpp"
 
 namespace actorflow {
 

@@ -16,9 +16,9 @@
 #include <caf/send.hpp>
 
 #include "actorflow/detail/channel_handle.hpp"
-#include "actorflow/detail/endpoints.hpp"
+#include "actorflow/detail/tx_endpoint.hpp"
 #include "actorflow/error.hpp"
-#include "actorflow/metrics.hpp"
+#include "actorflow/channel_metrics.hpp"
 #include "actorflow/task.hpp"
 
 namespace actorflow {

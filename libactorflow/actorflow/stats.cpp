@@ -12,7 +12,7 @@
 #  include <cpuid.h>
 #endif
 
-#include "actorflow/detail/endpoints.hpp"
+#include "actorflow/detail/channel_params.hpp"
 
 namespace actorflow::detail {
 

@@ -13,7 +13,9 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actorflow/detail/atoms.hpp"
-#include "actorflow/detail/endpoints.hpp"
+#include "actorflow/detail/batch.hpp"
+#include "actorflow/detail/channel_params.hpp"
+#include "actorflow/detail/host.hpp"
 
 namespace actorflow::detail {
 

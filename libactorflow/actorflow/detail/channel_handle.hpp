@@ -7,8 +7,8 @@
 
 #include <caf/send.hpp>
 
-#include "actorflow/detail/endpoints.hpp"
-#include "actorflow/metrics.hpp"
+#include "actorflow/detail/channel_params.hpp"
+#include "actorflow/channel_metrics.hpp"
 
 namespace actorflow::detail {
 

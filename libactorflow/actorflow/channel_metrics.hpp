@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "actorflow/detail/endpoints.hpp"
+#include "actorflow/detail/channel_params.hpp"
 
 namespace actorflow {
 

@@ -1,6 +1,6 @@
 // This file is part of actorflow. See README.md for the project's license.
 
-#include "actorflow/wire.hpp"
+#include "actorflow/remote/wire.hpp"
 
 #include <atomic>
 #include <mutex>

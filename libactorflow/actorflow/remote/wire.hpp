@@ -33,8 +33,9 @@
 #include "actorflow/detail/atoms.hpp"
 #include "actorflow/detail/batch.hpp"
 #include "actorflow/detail/endpoint_id.hpp"
-#include "actorflow/detail/endpoints.hpp"
 #include "actorflow/detail/export.hpp"
+#include "actorflow/detail/rx_endpoint.hpp"
+#include "actorflow/detail/tx_endpoint.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"
 

@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "actorflow/detail/apply.hpp"
+#include "actorflow/flow/detail/apply.hpp"
 #include "actorflow/detail/host.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"
