@@ -275,91 +275,110 @@ void pipeline_monitor::start_over() {
   stages_.clear();
 }
 
+namespace {
+
+/// One end of a channel, as a stage's probe sees it.
+struct port_view {
+  size_t stage;
+  bool input;
+  bool control;
+  size_t capacity;
+  uint64_t items;
+};
+
+/// The channels of a pipeline in order of first appearance, with their ends.
+struct channel_ends {
+  std::vector<const detail::channel_stats*> order;
+  std::map<const detail::channel_stats*, std::vector<port_view>> ends;
+};
+
+std::chrono::nanoseconds ticks_to_ns(int64_t ticks) {
+  return std::chrono::nanoseconds{
+    static_cast<int64_t>(static_cast<double>(ticks) * detail::probe_tick_ns())};
+}
+
+/// Reads stage `index`; files the ends of its channels into `channels`.
+stage_stats read_stage(detail::stage_probe& probe, size_t index, int64_t now,
+                       channel_ends& channels) {
+  stage_stats st;
+  st.name = probe.name();
+  auto t = probe.read(now);
+  using bucket = detail::stage_probe::bucket;
+  st.busy = ticks_to_ns(t.ticks[bucket::busy_ticks]);
+  st.stalled = ticks_to_ns(t.ticks[bucket::stalled_ticks]);
+  st.idle = ticks_to_ns(t.ticks[bucket::idle_ticks]);
+  st.waiting = ticks_to_ns(t.ticks[bucket::waiting_ticks]);
+  st.state = t.state;
+  st.done = t.state == stage_state::done;
+  probe.for_each_port([&](const detail::port_probe& p) {
+    auto n = p.items.load(std::memory_order_relaxed);
+    if (!p.control)
+      (p.input ? st.items_in : st.items_out) += n;
+    if (auto ch = p.channel.get()) {
+      auto& ends = channels.ends[ch];
+      if (ends.empty())
+        channels.order.push_back(ch);
+      ends.push_back(port_view{index, p.input, p.control, p.capacity, n});
+    }
+  });
+  return st;
+}
+
+/// Adds the edges of one channel: each writer to each reader, or to and from
+/// `edge_stats::outside` when one side is not a stage of the pipeline.
+void add_edges(const detail::channel_stats& ch,
+               const std::vector<port_view>& ends, pipeline_stats& result) {
+  std::vector<const port_view*> writers;
+  std::vector<const port_view*> readers;
+  bool control = false;
+  size_t capacity = 0;
+  for (auto& p : ends) {
+    (p.input ? readers : writers).push_back(&p);
+    control = control || p.control;
+    capacity = p.capacity;
+  }
+  auto peak = ch.max_in_flight.load(std::memory_order_relaxed);
+  result.cancelled += ch.cancelled.load(std::memory_order_relaxed);
+  result.lost += ch.lost.load(std::memory_order_relaxed);
+  auto add = [&](const port_view* w, const port_view* r, uint64_t items) {
+    edge_stats e;
+    e.from = w != nullptr ? w->stage : edge_stats::outside;
+    e.to = r != nullptr ? r->stage : edge_stats::outside;
+    e.items = items;
+    e.capacity = capacity;
+    e.max_in_flight = peak;
+    e.control = control;
+    result.edges.push_back(e);
+  };
+  if (writers.empty()) {
+    for (auto r : readers)
+      add(nullptr, r, r->items);
+  } else if (readers.empty()) {
+    for (auto w : writers)
+      add(w, nullptr, w->items);
+  } else {
+    for (auto w : writers)
+      for (auto r : readers)
+        add(w, r, writers.size() == 1 ? r->items : w->items);
+  }
+}
+
+} // namespace
+
 pipeline_stats pipeline_monitor::stats() const {
   std::vector<std::shared_ptr<detail::stage_probe>> probes;
   {
     std::lock_guard guard{mtx_};
     probes = stages_;
   }
-  struct port_view {
-    size_t stage;
-    bool input;
-    bool control;
-    size_t capacity;
-    uint64_t items;
-  };
-  // Channels in order of first appearance, with their ends.
-  std::vector<const detail::channel_stats*> order;
-  std::map<const detail::channel_stats*, std::vector<port_view>> channels;
+  channel_ends channels;
   pipeline_stats result;
   result.stages.reserve(probes.size());
-  auto tick_ns = detail::probe_tick_ns();
-  auto to_ns = [tick_ns](int64_t ticks) {
-    return std::chrono::nanoseconds{
-      static_cast<int64_t>(static_cast<double>(ticks) * tick_ns)};
-  };
   auto now = detail::probe_clock();
-  for (size_t i = 0; i < probes.size(); ++i) {
-    auto& probe = *probes[i];
-    stage_stats st;
-    st.name = probe.name();
-    auto t = probe.read(now);
-    using bucket = detail::stage_probe::bucket;
-    st.busy = to_ns(t.ticks[bucket::busy_ticks]);
-    st.stalled = to_ns(t.ticks[bucket::stalled_ticks]);
-    st.idle = to_ns(t.ticks[bucket::idle_ticks]);
-    st.waiting = to_ns(t.ticks[bucket::waiting_ticks]);
-    st.state = t.state;
-    st.done = t.state == stage_state::done;
-    probe.for_each_port([&](const detail::port_probe& p) {
-      auto n = p.items.load(std::memory_order_relaxed);
-      if (!p.control)
-        (p.input ? st.items_in : st.items_out) += n;
-      if (auto ch = p.channel.get()) {
-        auto& ends = channels[ch];
-        if (ends.empty())
-          order.push_back(ch);
-        ends.push_back(port_view{i, p.input, p.control, p.capacity, n});
-      }
-    });
-    result.stages.push_back(std::move(st));
-  }
-  for (auto ch : order) {
-    auto& ends = channels[ch];
-    std::vector<const port_view*> writers;
-    std::vector<const port_view*> readers;
-    bool control = false;
-    size_t capacity = 0;
-    for (auto& p : ends) {
-      (p.input ? readers : writers).push_back(&p);
-      control = control || p.control;
-      capacity = p.capacity;
-    }
-    auto peak = ch->max_in_flight.load(std::memory_order_relaxed);
-    result.cancelled += ch->cancelled.load(std::memory_order_relaxed);
-    result.lost += ch->lost.load(std::memory_order_relaxed);
-    auto add = [&](const port_view* w, const port_view* r, uint64_t items) {
-      edge_stats e;
-      e.from = w != nullptr ? w->stage : edge_stats::outside;
-      e.to = r != nullptr ? r->stage : edge_stats::outside;
-      e.items = items;
-      e.capacity = capacity;
-      e.max_in_flight = peak;
-      e.control = control;
-      result.edges.push_back(e);
-    };
-    if (writers.empty()) {
-      for (auto r : readers)
-        add(nullptr, r, r->items);
-    } else if (readers.empty()) {
-      for (auto w : writers)
-        add(w, nullptr, w->items);
-    } else {
-      for (auto w : writers)
-        for (auto r : readers)
-          add(w, r, writers.size() == 1 ? r->items : w->items);
-    }
-  }
+  for (size_t i = 0; i < probes.size(); ++i)
+    result.stages.push_back(read_stage(*probes[i], i, now, channels));
+  for (auto ch : channels.order)
+    add_edges(*ch, channels.ends[ch], result);
   return result;
 }
 

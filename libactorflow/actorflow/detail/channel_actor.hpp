@@ -61,16 +61,7 @@ public:
         settle();
       },
       [this](pull_atom, endpoint_id id, uint32_t consumed, uint32_t demand) {
-        auto i = rxs_.find(id);
-        if (i == rxs_.end())
-          return;
-        mark_consumed(i->second, consumed);
-        if (demand > 0) {
-          if (i->second.demand == 0)
-            hungry_.push_back(id);
-          i->second.demand += demand;
-        }
-        settle(id);
+        on_pull(id, consumed, demand);
       },
       [this](open_tx_atom, endpoint_id id) {
         if (!tx_closed_)
@@ -81,14 +72,7 @@ public:
           ++eos_unsent_;
       },
       [this](bind_tx_atom, endpoint_id id, caf::actor& hdl) {
-        auto i = txs_.find(id);
-        if (i == txs_.end())
-          return;
-        watch(hdl).txs.push_back(id);
-        i->second.host = std::move(hdl);
-        if (rx_gone_sent_)
-          send(i->second.host, rx_gone_atom::value, id, batch<T>{},
-               i->second.seen);
+        on_bind_tx(id, hdl);
       },
       [this](bind_rx_atom, endpoint_id id, caf::actor& hdl) {
         auto i = rxs_.find(id);
@@ -106,51 +90,9 @@ public:
         settle();
       },
       [this](close_rx_atom, endpoint_id id, batch<T>& rest, uint32_t consumed) {
-        auto i = rxs_.find(id);
-        if (i == rxs_.end())
-          return;
-        auto& rx = i->second;
-        mark_consumed(rx, consumed);
-        // The receiver hands back its unconsumed read-ahead: the oldest of
-        // its ledger. Whatever the ledger holds beyond that is still on its
-        // way to the receiver's host, which bounces it back before it sees
-        // the ack (messages between two actors keep their order).
-        auto n = static_cast<uint32_t>(rest.size());
-        requeue(take_front(rx.origins, n), rest);
-        rx.delivered -= std::min(rx.delivered, n);
-        delivered_ -= n;
-        if (rx.host && rx.delivered > 0) {
-          bouncing_ += rx.delivered;
-          delivered_ -= rx.delivered;
-          bouncing_rxs_.emplace(id, bounce_info{rx.host.address(),
-                                                std::move(rx.origins),
-                                                rx.delivered});
-          rx.delivered = 0;
-        }
-        if (rx.host)
-          send(rx.host, close_ack_atom::value, id);
-        drop_rx(i);
-        settle();
+        on_close_rx(id, rest, consumed);
       },
-      [this](items_atom, endpoint_id id, batch<T>& xs) {
-        // Bounced: the receiver `id` closed while these were on their way.
-        auto i = bouncing_rxs_.find(id);
-        if (i == bouncing_rxs_.end()) {
-          stats_->count_dropped(xs.size());
-          return;
-        }
-        auto n = static_cast<uint32_t>(
-          std::min<size_t>(xs.size(), i->second.pending));
-        requeue(take_front(i->second.origins, n), xs);
-        i->second.pending -= n;
-        bouncing_ -= n;
-        if (i->second.pending == 0) {
-          auto addr = i->second.host;
-          bouncing_rxs_.erase(i);
-          release_host(addr);
-        }
-        settle();
-      },
+      [this](items_atom, endpoint_id id, batch<T>& xs) { on_bounced(id, xs); },
       [this](abandon_atom, endpoint_id id) {
         if (auto i = txs_.find(id); i != txs_.end() && !i->second.host)
           drop_tx(id);
@@ -166,6 +108,80 @@ public:
   }
 
 private:
+  // -- message handlers (one per protocol message that needs more than a few
+  //    lines; see make_behavior) --------------------------------------------
+
+  void on_pull(endpoint_id id, uint32_t consumed, uint32_t demand) {
+    auto i = rxs_.find(id);
+    if (i == rxs_.end())
+      return;
+    mark_consumed(i->second, consumed);
+    if (demand > 0) {
+      if (i->second.demand == 0)
+        hungry_.push_back(id);
+      i->second.demand += demand;
+    }
+    settle(id);
+  }
+
+  void on_bind_tx(endpoint_id id, caf::actor& hdl) {
+    auto i = txs_.find(id);
+    if (i == txs_.end())
+      return;
+    watch(hdl).txs.push_back(id);
+    i->second.host = std::move(hdl);
+    if (rx_gone_sent_)
+      send(i->second.host, rx_gone_atom::value, id, batch<T>{}, i->second.seen);
+  }
+
+  void on_close_rx(endpoint_id id, batch<T>& rest, uint32_t consumed) {
+    auto i = rxs_.find(id);
+    if (i == rxs_.end())
+      return;
+    auto& rx = i->second;
+    mark_consumed(rx, consumed);
+    // The receiver hands back its unconsumed read-ahead: the oldest of
+    // its ledger. Whatever the ledger holds beyond that is still on its
+    // way to the receiver's host, which bounces it back before it sees
+    // the ack (messages between two actors keep their order).
+    auto n = static_cast<uint32_t>(rest.size());
+    requeue(take_front(rx.origins, n), rest);
+    rx.delivered -= std::min(rx.delivered, n);
+    delivered_ -= n;
+    if (rx.host && rx.delivered > 0) {
+      bouncing_ += rx.delivered;
+      delivered_ -= rx.delivered;
+      bouncing_rxs_.emplace(id,
+                            bounce_info{rx.host.address(),
+                                        std::move(rx.origins), rx.delivered});
+      rx.delivered = 0;
+    }
+    if (rx.host)
+      send(rx.host, close_ack_atom::value, id);
+    drop_rx(i);
+    settle();
+  }
+
+  /// Items of receiver `id` that were on their way when it closed.
+  void on_bounced(endpoint_id id, batch<T>& xs) {
+    auto i = bouncing_rxs_.find(id);
+    if (i == bouncing_rxs_.end()) {
+      stats_->count_dropped(xs.size());
+      return;
+    }
+    auto n
+      = static_cast<uint32_t>(std::min<size_t>(xs.size(), i->second.pending));
+    requeue(take_front(i->second.origins, n), xs);
+    i->second.pending -= n;
+    bouncing_ -= n;
+    if (i->second.pending == 0) {
+      auto addr = i->second.host;
+      bouncing_rxs_.erase(i);
+      release_host(addr);
+    }
+    settle();
+  }
+
   struct segment {
     endpoint_id from;
     uint32_t count;
