@@ -66,7 +66,7 @@
 // --work-stealing.aggressive-poll-attempts=0) goes to CAF's cfg.parse, as
 // does everything after `--`.
 
-#include "bench_par.hpp"
+#include "w2_parallel/w2.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // This file is part of actorflow. See README.md for the project's license.
 //
-// bench_par.hpp: the variants of the parallel workloads W2/W3/W4 (source
+// w2_parallel/w2.hpp: the variants of the parallel workloads W2/W3/W4 (source
 // 0..N-1 -> f on n workers -> checksum, f = calibrated hash_work), shared by
 // bench_parallel and bench_suite. Each run_* function times one run and
 // returns its checksum; the caller compares it with `sequential`.
@@ -10,7 +10,7 @@
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
 
-#include "bench_common.hpp"
+#include "common.hpp"
 
 namespace bench {
 

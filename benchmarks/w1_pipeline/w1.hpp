@@ -1,9 +1,9 @@
 // This file is part of actorflow. See README.md for the project's license.
 //
-// bench_w1.hpp: the variants of workload W1 (source 0..N-1 -> x+1 -> x*2 ->
-// sum, expected sum N*(N+1)), shared by bench_pipeline and bench_suite. Each
-// run_* function times one run, verifies its sum (exit 1 if wrong) and
-// returns the wall time in seconds.
+// w1_pipeline/w1.hpp: the variants of workload W1 (source 0..N-1 -> x+1 ->
+// x*2 -> sum, expected sum N*(N+1)), shared by bench_pipeline and
+// bench_suite. Each run_* function times one run, verifies its sum (exit 1 if
+// wrong) and returns the wall time in seconds.
 
 #pragma once
 
@@ -14,7 +14,7 @@
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 
-#include "bench_common.hpp"
+#include "common.hpp"
 
 namespace bench {
 

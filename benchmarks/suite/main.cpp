@@ -44,8 +44,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench_par.hpp"
-#include "bench_w1.hpp"
+#include "w1_pipeline/w1.hpp"
+#include "w2_parallel/w2.hpp"
 
 namespace {
 
