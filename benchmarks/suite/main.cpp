@@ -412,7 +412,7 @@ section run_parallel(caf::actor_system& sys, const options& opt,
                      double full_items, uint32_t skew,
                      std::map<std::string, std::string>& svgs) {
   par_options po;
-  tbb::task_arena arena{static_cast<int>(po.workers)};
+  tbb_arena arena{po.workers};
   workload w{us, static_cast<uint32_t>(std::max(1.0, iters_per_us * us)),
              size_of(opt, full_items, 10), skew};
   auto runs = runs_of(opt, 3);

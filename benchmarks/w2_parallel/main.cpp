@@ -200,7 +200,7 @@ size_t index_of(char id) {
 class bench_runner {
 public:
   bench_runner(caf::actor_system& sys, const options& opt)
-    : sys_(sys), opt_(opt), arena_(static_cast<int>(opt.workers)) {
+    : sys_(sys), opt_(opt), arena_(opt.workers) {
     for (auto& v : all_variants)
       if (opt.variants.find(v.id) != std::string::npos)
         ids_.push_back(v.id);
@@ -346,7 +346,7 @@ private:
 
   caf::actor_system& sys_;
   const options& opt_;
-  tbb::task_arena arena_;
+  tbb_arena arena_;
   std::vector<char> ids_;
   std::vector<line> headline_;
 };

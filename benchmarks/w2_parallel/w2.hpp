@@ -1,14 +1,14 @@
 // This file is part of actorflow. See README.md for the project's license.
 //
-// w2_parallel/w2.hpp: the variants of the parallel workloads W2/W3/W4 (source
-// 0..N-1 -> f on n workers -> checksum, f = calibrated hash_work), shared by
-// bench_parallel and bench_suite. Each run_* function times one run and
-// returns its checksum; the caller compares it with `sequential`.
+// w2_parallel/w2.hpp: the parallel workloads W2/W3/W4 (source 0..N-1 -> f on
+// n workers -> checksum, f = calibrated hash_work), run by bench_parallel and
+// bench_suite. Every peer has its file beside this one and defines its
+// variants there; each run_* function times one run and returns its
+// checksum, which run_par_variant compares with the sequential loop's.
 
 #pragma once
 
-#include <oneapi/tbb/parallel_pipeline.h>
-#include <oneapi/tbb/task_arena.h>
+#include <memory>
 
 #include "common.hpp"
 
@@ -35,7 +35,7 @@ struct checksum {
   uint64_t sum = 0;     // sum of f(x)
 };
 
-// -- variants -----------------------------------------------------------------
+// -- the workload -------------------------------------------------------------
 
 struct workload {
   double us;
@@ -62,143 +62,72 @@ struct result {
   uint64_t value; // the checksum this variant computes
 };
 
+// -- the variants, one file per peer ------------------------------------------
+
+// sequential.cpp
+
 /// The sequential loop over items [first, last); it computes both
 /// checksums.
-inline checksum sequential(const workload& w, int64_t first, int64_t last) {
-  checksum c;
-  for (auto x = first; x < last; ++x) {
-    auto y = work(w, static_cast<uint64_t>(x));
-    c.ordered = c.ordered * 31 + y;
-    c.sum += y;
-  }
-  return c;
-}
+checksum sequential(const workload& w, int64_t first, int64_t last);
 
-/// The sequential loop over all items (the reference every other variant is
+/// (s) The sequential loop over all items (the reference every other variant is
 /// checked against).
-inline checksum sequential(const workload& w) {
-  return sequential(w, 0, w.items);
-}
+checksum sequential(const workload& w);
 
-/// The machine's ceiling: n threads each run the sequential loop over a
+// threads.cpp
+
+/// (p) The machine's ceiling: n threads each run the sequential loop over a
 /// contiguous 1/n of the items at once, with no communication at all. Its
 /// efficiency is what n busy cores give over one here (shared caches,
 /// SMT siblings and turbo make it less than 1); returns the sum of f(x).
-inline result run_independent(const par_options& opt, const workload& w) {
-  auto n = std::max<size_t>(1, opt.workers);
-  std::vector<uint64_t> sums(n, 0);
-  std::vector<std::thread> threads;
-  auto t0 = clock_type::now();
-  for (size_t t = 0; t < n; ++t) {
-    auto first = w.items * static_cast<int64_t>(t) / static_cast<int64_t>(n);
-    auto last = w.items * static_cast<int64_t>(t + 1) / static_cast<int64_t>(n);
-    threads.emplace_back([&w, &sums, t, first, last] {
-      sums[t] = sequential(w, first, last).sum;
-    });
-  }
-  for (auto& th : threads)
-    th.join();
-  auto dt = seconds_since(t0);
-  uint64_t sum = 0;
-  for (auto s : sums)
-    sum += s;
-  return {dt, sum};
-}
+result run_independent(const par_options& opt, const workload& w);
 
-inline actorflow::run_options af_options(const par_options& opt) {
-  actorflow::run_options ro;
-  if (opt.capacity != 0)
-    ro.capacity = opt.capacity;
-  ro.batch = opt.batch;
-  return ro;
-}
+// actorflow.cpp
 
-inline result run_af_ordered(caf::actor_system& sys, const par_options& opt,
-                             const workload& w) {
-  auto t0 = clock_type::now();
-  auto h = actorflow::iota<uint64_t>(0, static_cast<uint64_t>(w.items))
-             .parallel_then(
-               opt.workers, [w](uint64_t x) { return work(w, x); }, opt.window)
-             .fold(uint64_t{0},
-                   [](uint64_t& acc, uint64_t y) { return acc * 31 + y; })
-             .run(sys, af_options(opt));
-  auto dt = seconds_since(t0);
-  if (!h)
-    die("variant o: pipeline failed: " + actorflow::to_string_any(h.error()));
-  return {dt, *h};
-}
+/// (o) iota(0, N).parallel_then(n, f, window).fold(h*31 + y).
+result run_af_ordered(caf::actor_system& sys, const par_options& opt,
+                      const workload& w);
 
-inline result run_af_unordered(caf::actor_system& sys, const par_options& opt,
-                               const workload& w) {
-  auto t0 = clock_type::now();
-  auto s = actorflow::iota<uint64_t>(0, static_cast<uint64_t>(w.items))
-             .parallel_then_unordered(
-               opt.workers, [w](uint64_t x) { return work(w, x); }, opt.window)
-             .fold(uint64_t{0},
-                   [](uint64_t& acc, uint64_t y) { return acc + y; })
-             .run(sys, af_options(opt));
-  auto dt = seconds_since(t0);
-  if (!s)
-    die("variant u: pipeline failed: " + actorflow::to_string_any(s.error()));
-  return {dt, *s};
-}
+/// (u) iota(0, N).parallel_then_unordered(n, f, window).fold(sum).
+result run_af_unordered(caf::actor_system& sys, const par_options& opt,
+                        const workload& w);
 
-inline result run_af_chunked(caf::actor_system& sys, const par_options& opt,
-                             const workload& w) {
-  auto t0 = clock_type::now();
-  auto h = actorflow::iota<uint64_t>(0, static_cast<uint64_t>(w.items))
-             .batch(opt.chunk)
-             .parallel_then(
-               opt.workers,
-               [w](std::vector<uint64_t> xs) {
-                 for (auto& x : xs)
-                   x = work(w, x);
-                 return xs;
-               },
-               opt.window)
-             .unbatch()
-             .fold(uint64_t{0},
-                   [](uint64_t& acc, uint64_t y) { return acc * 31 + y; })
-             .run(sys, af_options(opt));
-  auto dt = seconds_since(t0);
-  if (!h)
-    die("variant c: pipeline failed: " + actorflow::to_string_any(h.error()));
-  return {dt, *h};
-}
+/// (c) iota(0, N).batch(K).parallel_then(n, f over each chunk, window)
+/// .unbatch().fold(h*31 + y).
+result run_af_chunked(caf::actor_system& sys, const par_options& opt,
+                      const workload& w);
 
-inline result run_tbb(tbb::task_arena& arena, const par_options& opt,
-                      const workload& w) {
-  using tbb::filter_mode;
-  auto t0 = clock_type::now();
-  uint64_t next = 0;
-  auto n = static_cast<uint64_t>(w.items);
-  uint64_t h = 0;
-  arena.execute([&] {
-    tbb::parallel_pipeline(
-      opt.tbb_tokens,
-      tbb::make_filter<void, uint64_t>(filter_mode::serial_in_order,
-                                       [&](tbb::flow_control& fc) {
-                                         if (next >= n) {
-                                           fc.stop();
-                                           return uint64_t{0};
-                                         }
-                                         return next++;
-                                       })
-        & tbb::make_filter<uint64_t, uint64_t>(
-          filter_mode::parallel, [w](uint64_t x) { return work(w, x); })
-        & tbb::make_filter<uint64_t, void>(
-          filter_mode::serial_in_order, [&](uint64_t y) { h = h * 31 + y; }));
-  });
-  return {seconds_since(t0), h};
-}
+// tbb.cpp
+
+/// The oneTBB task_arena of n threads that variant t runs in, made once per
+/// program and kept across runs. Only tbb.cpp includes oneTBB.
+class tbb_arena {
+public:
+  explicit tbb_arena(size_t threads);
+  ~tbb_arena();
+  tbb_arena(const tbb_arena&) = delete;
+  tbb_arena& operator=(const tbb_arena&) = delete;
+
+private:
+  struct impl;
+  friend result run_tbb(tbb_arena& arena, const par_options& opt,
+                        const workload& w);
+  std::unique_ptr<impl> impl_;
+};
+
+/// (t) oneTBB parallel_pipeline: serial_in_order source -> parallel f ->
+/// serial_in_order checksum (h*31 + y), opt.tbb_tokens live tokens.
+result run_tbb(tbb_arena& arena, const par_options& opt, const workload& w);
+
+// -- verification -------------------------------------------------------------
 
 /// Runs variant `id` (s: sequential, p: n independent loops, o: ordered,
 /// u: unordered, c: chunked, t: oneTBB) on `w` and verifies it against
 /// `ref` (which the first sequential run, or the first run of any variant,
 /// fills in); returns the wall time.
-inline double run_par_variant(char id, caf::actor_system& sys,
-                              tbb::task_arena& arena, const par_options& opt,
-                              const workload& w, std::optional<checksum>& ref) {
+inline double run_par_variant(char id, caf::actor_system& sys, tbb_arena& arena,
+                              const par_options& opt, const workload& w,
+                              std::optional<checksum>& ref) {
   if (id == 's') {
     auto t0 = clock_type::now();
     auto c = sequential(w);
