@@ -6,6 +6,7 @@
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 
+#include "tbb_source.hpp"
 #include "w1_pipeline/w1.hpp"
 
 namespace bench {
@@ -18,13 +19,7 @@ double run_tbb(const w1_options& opt, int n) {
   tbb::parallel_pipeline(
     opt.tbb_tokens,
     tbb::make_filter<void, int>(filter_mode::serial_in_order,
-                                [&](tbb::flow_control& fc) {
-                                  if (next >= n) {
-                                    fc.stop();
-                                    return 0;
-                                  }
-                                  return next++;
-                                })
+                                tbb_counter(next, n))
       & tbb::make_filter<int, int>(filter_mode::serial_in_order,
                                    [](int x) { return x + 1; })
       & tbb::make_filter<int, int>(filter_mode::serial_in_order,
@@ -46,13 +41,7 @@ double run_tbb_flow_graph(int n) {
   flow::graph g;
   int next = 0;
   uint64_t sum = 0;
-  flow::input_node<int> src{g, [&](tbb::flow_control& fc) {
-                              if (next >= n) {
-                                fc.stop();
-                                return 0;
-                              }
-                              return next++;
-                            }};
+  flow::input_node<int> src{g, tbb_counter(next, n)};
   flow::function_node<int, int, flow::rejecting> add_one{g, flow::serial,
                                                          [](int x) {
                                                            return x + 1;

@@ -7,6 +7,7 @@
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include "tbb_source.hpp"
 #include "w2_parallel/w2.hpp"
 
 namespace bench {
@@ -34,13 +35,7 @@ result run_tbb(tbb_arena& arena, const par_options& opt, const workload& w) {
     tbb::parallel_pipeline(
       opt.tbb_tokens,
       tbb::make_filter<void, uint64_t>(filter_mode::serial_in_order,
-                                       [&](tbb::flow_control& fc) {
-                                         if (next >= n) {
-                                           fc.stop();
-                                           return uint64_t{0};
-                                         }
-                                         return next++;
-                                       })
+                                       tbb_counter(next, n))
         & tbb::make_filter<uint64_t, uint64_t>(
           filter_mode::parallel, [w](uint64_t x) { return work(w, x); })
         & tbb::make_filter<uint64_t, void>(
