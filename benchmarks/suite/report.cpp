@@ -109,7 +109,7 @@ double median_of(const std::vector<series>& ss, const std::string& id) {
   return summarize(find_series(ss, id).values).median;
 }
 
-// -- SVG ------------------------------------------------------------------------
+// -- SVG ----------------------------------------------------------------------
 
 std::string bar_chart(const std::string& title, const std::string& unit,
                       const std::vector<bar>& bars, bool log_scale,

@@ -53,7 +53,7 @@ const series& find_series(const std::vector<series>& ss, const std::string& id);
 /// The median of the values of series `id`.
 double median_of(const std::vector<series>& ss, const std::string& id);
 
-// -- SVG ------------------------------------------------------------------------
+// -- SVG ----------------------------------------------------------------------
 
 struct bar {
   std::string label;
