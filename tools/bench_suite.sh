@@ -11,7 +11,7 @@
 #
 # Other arguments go to bench_suite (--scale S, --runs R, --only w1,m1, --out
 # DIR, CAF options such as --scheduler.max-threads=2); see
-# `build/tools/bench_suite --help`.
+# `build/benchmarks/bench_suite --help`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -30,4 +30,4 @@ cmd="bash tools/bench_suite.sh"
 for arg in "$@"; do
   cmd+=" $(printf '%q' "$arg")"
 done
-exec "$build/tools/bench_suite" --out "$out" --command "$cmd" "$@"
+exec "$build/benchmarks/bench_suite" --out "$out" --command "$cmd" "$@"

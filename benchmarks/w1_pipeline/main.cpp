@@ -29,7 +29,9 @@
 //   j  actorflow: the workers of (a) with the batch calls, recv_many (up to
 //      1024 items buffered now) and send_many (a vector of them)
 //
-// The variants live in bench_w1.hpp (shared with bench_suite).
+// The variants live beside this file, one file per peer (actorflow.cpp,
+// threads.cpp, sequential.cpp, tbb.cpp, caf_streams.cpp), shared with
+// bench_suite.
 //
 // Every variant verifies its sum; a wrong sum or a failed worker makes the
 // program exit non-zero. Each variant runs R times, interleaved (a b c d e a
@@ -60,7 +62,7 @@
 // --scheduler.policy=sharing, --work-stealing.moderate-sleep-duration=0us)
 // goes to CAF's cfg.parse, as does everything after `--`.
 
-#include "bench_w1.hpp"
+#include "w1_pipeline/w1.hpp"
 
 namespace {
 
@@ -149,8 +151,6 @@ std::vector<std::string> parse_args(int argc, char** argv, options& opt,
     opt.warmup = opt.items;
   return caf_args;
 }
-
-// The variants live in bench_w1.hpp.
 
 // -- driver ---------------------------------------------------------------------
 

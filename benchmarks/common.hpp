@@ -1,6 +1,6 @@
 // This file is part of actorflow. See README.md for the project's license.
 //
-// bench_common.hpp: what the benchmark tools share: command-line parsing
+// common.hpp: what the benchmark tools share: command-line parsing
 // (own options first, the rest for CAF), statistics (median/min/max),
 // formatting, clocks, load average, resident set size, the calibrated CPU
 // work of the parallel workloads and the setup of the actor system.

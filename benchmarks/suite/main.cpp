@@ -1,11 +1,13 @@
 // This file is part of actorflow. See README.md for the project's license.
 //
-// bench_suite: the benchmark suite in one run, written as
-// Markdown and hand-rolled SVG bar charts (see README, "Benchmark suite").
+// bench_suite: the benchmark suite in one run, written as Markdown and
+// hand-rolled SVG bar charts (see README, "Benchmark suite"; the writer is
+// suite/report.cpp).
 //
 //   W1  source 0..N-1 -> x+1 -> x*2 -> sum, N = 10^7: actorflow workers
-//       (per-item recv/send, and recv_many/send_many) and DSL vs CAF 0.17 built-in streams, oneTBB parallel_pipeline, oneTBB
-//       flow graph, std::thread + mutex/condvar queues, a sequential loop
+//       (per-item recv/send, and recv_many/send_many) and DSL vs CAF 0.17
+//       built-in streams, oneTBB parallel_pipeline, oneTBB flow graph,
+//       std::thread + mutex/condvar queues, a sequential loop
 //   W2  ordered parallel_then(2, f), 2*10^5 items, f ~10 us of hashing
 //   W3  the same with ~1 us and 2*10^6 items
 //   W4  parallel_then_unordered(2, f), 2*10^5 items of ~10 us, 1 in 100
@@ -44,8 +46,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench_par.hpp"
-#include "bench_w1.hpp"
+#include "suite/report.hpp"
+#include "w1_pipeline/w1.hpp"
+#include "w2_parallel/w2.hpp"
 
 namespace {
 
@@ -131,15 +134,6 @@ int runs_of(const options& opt, int full) {
 
 // -- results ------------------------------------------------------------------
 
-/// One bar of a chart / row of a table: a variant's measurements.
-struct series {
-  std::string id;
-  std::string label;
-  std::vector<double> values; // items/s (or the workload's unit)
-  std::vector<double> cpu_ns; // process CPU ns per item, if measured
-  bool ours = false;          // an actorflow variant
-};
-
 /// Times `f` (returns wall seconds) and records items/s and CPU ns/item.
 template <class F>
 void measure(series& s, int64_t items, F f) {
@@ -149,176 +143,6 @@ void measure(series& s, int64_t items, F f) {
   auto n = static_cast<double>(items);
   s.values.push_back(n / dt);
   s.cpu_ns.push_back(cpu * 1e9 / n);
-}
-
-/// A target of the suite: what a workload must reach.
-struct target {
-  std::string what;
-  std::string measured;
-  bool met;
-};
-
-struct section {
-  std::string id;
-  std::string title;
-  std::string text; // Markdown body
-  std::vector<target> targets;
-};
-
-// -- SVG ------------------------------------------------------------------------
-
-std::string xml_escape(const std::string& s) {
-  std::string r;
-  for (auto c : s) {
-    switch (c) {
-      case '&':
-        r += "&amp;";
-        break;
-      case '<':
-        r += "&lt;";
-        break;
-      case '>':
-        r += "&gt;";
-        break;
-      case '"':
-        r += "&quot;";
-        break;
-      default:
-        r += c;
-    }
-  }
-  return r;
-}
-
-struct bar {
-  std::string label;
-  double median;
-  double min;
-  double max;
-  bool ours;
-};
-
-/// A horizontal bar chart: one bar per entry (median) with a min-max
-/// whisker, values written next to the bars; `log_scale` for data spanning
-/// orders of magnitude.
-std::string bar_chart(const std::string& title, const std::string& unit,
-                      const std::vector<bar>& bars, bool log_scale,
-                      const std::function<std::string(double)>& show) {
-  const double left = 330, width = 420, row = 26, top = 40;
-  double hi = 0, lo = std::numeric_limits<double>::max();
-  for (auto& b : bars) {
-    hi = std::max(hi, b.max);
-    lo = std::min(lo, b.min > 0 ? b.min : b.median);
-  }
-  if (hi <= 0)
-    hi = 1;
-  double floor = log_scale ? std::pow(10, std::floor(std::log10(lo)) - 0.3)
-                           : 0.0;
-  auto x = [&](double v) {
-    if (log_scale) {
-      v = std::max(v, floor);
-      return left
-             + width * (std::log10(v) - std::log10(floor))
-                 / (std::log10(hi) - std::log10(floor));
-    }
-    return left + width * v / hi;
-  };
-  auto height = top + row * static_cast<double>(bars.size()) + 30;
-  std::ostringstream os;
-  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"880\" height=\""
-     << height << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
-     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-     << "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">"
-     << xml_escape(title) << "</text>\n";
-  double y = top;
-  for (auto& b : bars) {
-    auto x1 = x(b.median);
-    os << "<text x=\"" << left - 8 << "\" y=\"" << y + 15
-       << "\" text-anchor=\"end\">" << xml_escape(b.label) << "</text>\n"
-       << "<rect x=\"" << left << "\" y=\"" << y + 3 << "\" width=\""
-       << std::max(1.0, x1 - left) << "\" height=\"18\" fill=\""
-       << (b.ours ? "#2b6cb0" : "#a0aec0") << "\"/>\n"
-       << "<line x1=\"" << x(b.min) << "\" x2=\"" << x(b.max) << "\" y1=\""
-       << y + 12 << "\" y2=\"" << y + 12
-       << "\" stroke=\"black\" stroke-width=\"1.5\"/>\n"
-       << "<text x=\"" << std::max(x1, x(b.max)) + 6 << "\" y=\"" << y + 16
-       << "\">" << xml_escape(show(b.median)) << "</text>\n";
-    y += row;
-  }
-  os << "<line x1=\"" << left << "\" x2=\"" << left << "\" y1=\"" << top
-     << "\" y2=\"" << y << "\" stroke=\"black\"/>\n"
-     << "<text x=\"" << left << "\" y=\"" << y + 20 << "\" fill=\"#555\">"
-     << xml_escape(unit + (log_scale ? " (log scale)" : "")
-                   + "; bar = median, line = min-max; blue = actorflow")
-     << "</text>\n</svg>\n";
-  return os.str();
-}
-
-// -- reporting helpers ----------------------------------------------------------
-
-/// Table of series (median/min/max of `unit`, CPU ns/item) and a ratio
-/// table: each actorflow row divided by every other row.
-std::string rate_tables(const std::vector<series>& ss,
-                        const std::string& unit = "items/s") {
-  std::ostringstream os;
-  os << "| variant | median " << unit
-     << " | min | max | CPU ns/item (median) |\n|---|---:|---:|---:|---:|\n";
-  for (auto& s : ss) {
-    auto st = summarize(s.values);
-    auto name = "(" + s.id + ") " + s.label;
-    os << "| " << (s.ours ? "**" + name + "**" : name) << " | "
-       << fmt_rate(st.median) << " | " << fmt_rate(st.min) << " | "
-       << fmt_rate(st.max) << " | "
-       << (s.cpu_ns.empty() ? std::string{"-"}
-                            : fmt(summarize(s.cpu_ns).median, 1))
-       << " |\n";
-  }
-  std::vector<const series*> mine;
-  for (auto& s : ss)
-    if (s.ours)
-      mine.push_back(&s);
-  if (!mine.empty() && ss.size() > 1) {
-    os << "\nRatio of medians, actorflow row / column (> 1: actorflow is "
-          "faster):\n\n| |";
-    for (auto& s : ss)
-      os << " vs " << s.id << " |";
-    os << "\n|---|";
-    for (size_t k = 0; k < ss.size(); ++k)
-      os << "---:|";
-    os << '\n';
-    for (auto* m : mine) {
-      os << "| " << m->id << " |";
-      auto mm = summarize(m->values).median;
-      for (auto& s : ss)
-        os << ' '
-           << (&s == m ? std::string{"-"}
-                       : fmt_ratio(mm / summarize(s.values).median))
-           << " |";
-      os << '\n';
-    }
-  }
-  return os.str();
-}
-
-std::vector<bar> bars_of(const std::vector<series>& ss) {
-  std::vector<bar> bs;
-  for (auto& s : ss) {
-    auto st = summarize(s.values);
-    bs.push_back({s.id + ": " + s.label, st.median, st.min, st.max, s.ours});
-  }
-  return bs;
-}
-
-const series& find_series(const std::vector<series>& ss,
-                          const std::string& id) {
-  for (auto& s : ss)
-    if (s.id == id)
-      return s;
-  die("internal: no series " + id);
-}
-
-double median_of(const std::vector<series>& ss, const std::string& id) {
-  return summarize(find_series(ss, id).values).median;
 }
 
 // -- W1 -----------------------------------------------------------------------
@@ -412,7 +236,7 @@ section run_parallel(caf::actor_system& sys, const options& opt,
                      double full_items, uint32_t skew,
                      std::map<std::string, std::string>& svgs) {
   par_options po;
-  tbb::task_arena arena{static_cast<int>(po.workers)};
+  tbb_arena arena{po.workers};
   workload w{us, static_cast<uint32_t>(std::max(1.0, iters_per_us * us)),
              size_of(opt, full_items, 10), skew};
   auto runs = runs_of(opt, 3);
@@ -448,7 +272,11 @@ section run_parallel(caf::actor_system& sys, const options& opt,
     for (size_t k = 1; k < vs.size(); ++k)
       eff[k].push_back(ss[k].values.back() / (2.0 * ss[0].values.back()));
   }
-  section sec{id, "", "", {}};
+  static const std::map<std::string, std::string> titles{
+    {"w2", "W2: ordered parallel_then(2, f), f ~10 us"},
+    {"w3", "W3: ordered parallel_then(2, f), f ~1 us"},
+    {"w4", "W4: parallel_then_unordered(2, f), skewed work"}};
+  section sec{id, titles.at(id), "", {}};
   std::ostringstream os;
   os << "N = " << w.items << " items, f = " << fmt(us, 1) << " us (" << w.iters
      << " hash iterations, measured " << fmt(measure_us(w.iters), 2)
@@ -864,21 +692,6 @@ section run_d1(const options& opt, std::map<std::string, std::string>& svgs) {
   return sec;
 }
 
-std::string cpu_model() {
-  std::ifstream in{"/proc/cpuinfo"};
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0)
-      return line.substr(line.find(':') + 2);
-  return "?";
-}
-
-std::string utc_now() {
-  auto t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
-  return buf;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -958,57 +771,22 @@ int main(int argc, char** argv) {
     return std::find(order.begin(), order.end(), x.id)
            < std::find(order.begin(), order.end(), y.id);
   });
-  const std::map<std::string, std::string> titles{
-    {"w2", "W2: ordered parallel_then(2, f), f ~10 us"},
-    {"w3", "W3: ordered parallel_then(2, f), f ~1 us"},
-    {"w4", "W4: parallel_then_unordered(2, f), skewed work"}};
-  std::ostringstream md;
-  md << "# actorflow benchmark suite\n\n"
-     << "Regenerate with:\n\n    " << opt.command << "\n\n"
-     << "Run of " << utc_now() << " in " << fmt(seconds_since(t_start), 0)
-     << " s" << (opt.quick ? " (--quick: reduced sizes and runs)" : "")
-     << (opt.scale != 1.0 ? ", sizes scaled by " + fmt(opt.scale, 3) : "")
-     << ". Machine: " << std::thread::hardware_concurrency() << " x "
-     << cpu_model() << "; CAF scheduler " << sched
-     << ". Load average (1/5/15 min) at the start: " << load_start
-     << ", at the end: " << loadavg()
-     << ". This is a shared, noisy 2-core VM: other processes (e.g. another "
-        "build) may compete for the cores during the run, which lowers every "
-        "figure that needs both cores (W2-W4 efficiencies in particular); "
-        "ratios between variants of one workload are measured interleaved, "
-        "round by round. Load average when each workload started:";
-  for (auto& [what, load] : loads)
-    md << ' ' << what << ' ' << load << ';';
-  md << " end " << loadavg() << ".";
-  if (!opt.note.empty())
-    md << ' ' << opt.note;
-  md << "\n\n";
-  bool all_met = true;
-  md << "## Targets\n\n| target | measured | met |\n"
-        "|---|---:|---|\n";
-  for (auto& s : secs)
-    for (auto& t : s.targets) {
-      md << "| " << t.what << " | " << t.measured << " | "
-         << (t.met ? "yes" : "**no**") << " |\n";
-      all_met = all_met && t.met;
-    }
-  md << '\n';
-  for (auto& s : secs) {
-    auto title = s.title.empty() ? titles.at(s.id) : s.title;
-    md << "## " << title << "\n\n" << s.text << '\n';
-  }
-  if (opt.out_dir.empty()) {
-    std::cout << md.str();
-  } else {
-    std::filesystem::create_directories(opt.out_dir);
-    std::ofstream{opt.out_dir + "/README.md"} << md.str();
-    for (auto& [name, svg] : svgs)
-      std::ofstream{opt.out_dir + "/" + name} << svg;
-    std::cout << md.str();
+  run_info info{.command = opt.command,
+                .quick = opt.quick,
+                .scale = opt.scale,
+                .seconds = seconds_since(t_start),
+                .scheduler = sched,
+                .load_start = load_start,
+                .loads = loads,
+                .note = opt.note};
+  auto md = markdown(info, secs);
+  std::cout << md;
+  if (!opt.out_dir.empty()) {
+    write_report(opt.out_dir, md, svgs);
     std::cerr << "bench_suite: wrote " << opt.out_dir << "/README.md and "
               << svgs.size() << " SVG charts\n";
   }
   std::cerr << "bench_suite: every workload verified its result; targets "
-            << (all_met ? "all met" : "NOT all met") << '\n';
+            << (all_met(secs) ? "all met" : "NOT all met") << '\n';
   return 0;
 }

@@ -66,7 +66,7 @@
 // --work-stealing.aggressive-poll-attempts=0) goes to CAF's cfg.parse, as
 // does everything after `--`.
 
-#include "bench_par.hpp"
+#include "w2_parallel/w2.hpp"
 
 namespace {
 
@@ -200,7 +200,7 @@ size_t index_of(char id) {
 class bench_runner {
 public:
   bench_runner(caf::actor_system& sys, const options& opt)
-    : sys_(sys), opt_(opt), arena_(static_cast<int>(opt.workers)) {
+    : sys_(sys), opt_(opt), arena_(opt.workers) {
     for (auto& v : all_variants)
       if (opt.variants.find(v.id) != std::string::npos)
         ids_.push_back(v.id);
@@ -346,7 +346,7 @@ private:
 
   caf::actor_system& sys_;
   const options& opt_;
-  tbb::task_arena arena_;
+  tbb_arena arena_;
   std::vector<char> ids_;
   std::vector<line> headline_;
 };

@@ -33,7 +33,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "bench_common.hpp"
+#include "common.hpp"
 
 extern char** environ;
 
