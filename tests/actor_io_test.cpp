@@ -34,7 +34,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
 using actorflow::error_code;

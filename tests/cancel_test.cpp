@@ -24,7 +24,7 @@
 #include <caf/all.hpp>
 
 #include "actorflow/ask.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace actorflow_test;
 using actorflow::error_code;

@@ -19,7 +19,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
 using actorflow::error_code;

@@ -40,7 +40,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actorflow/ask.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
 using actorflow::error_code;

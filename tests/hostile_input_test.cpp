@@ -15,7 +15,7 @@
 
 #include <signal.h>
 
-#include "remote_support.hpp"
+#include "support/remote_support.hpp"
 
 using namespace actorflow_test;
 

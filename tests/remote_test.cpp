@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "remote_support.hpp"
+#include "support/remote_support.hpp"
 
 using namespace actorflow_test;
 using actorflow::error_code;

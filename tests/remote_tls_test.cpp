@@ -18,7 +18,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include "remote_support.hpp"
+#include "support/remote_support.hpp"
 
 using namespace actorflow_test;
 using actorflow::error_code;

@@ -30,7 +30,7 @@
 #include <caf/behavior.hpp>
 
 #include "actorflow/ask.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace actorflow {
 

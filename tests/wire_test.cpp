@@ -15,8 +15,8 @@
 #include <caf/io/all.hpp>
 
 #include "peers/wire_types.hpp"
-#include "process_support.hpp"
-#include "test_support.hpp"
+#include "support/process_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace actorflow_test;
 using namespace wire_test_types;
