@@ -16,7 +16,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "actorflow/scatter.hpp"
+#include "actorflow/flow.hpp"
 
 namespace {
 
