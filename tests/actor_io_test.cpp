@@ -1,4 +1,3 @@
-// labels: flow
 // Pipelines embedded in CAF actor applications (actorflow/actor_io.hpp,
 // tee.hpp, running): an existing actor feeding a pipeline under credit
 // (from_actor, actor_source_queue), a pipeline delivering into an existing

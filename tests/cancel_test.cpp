@@ -1,4 +1,3 @@
-// labels: unit;flow;cancel
 // Cancellation and failure stop a pipeline within one item's work: after
 // `cancel()` (or the first failing item) no stage starts another call of a
 // user function once it has seen the stop, even with thousands of items

@@ -1,4 +1,3 @@
-// labels: channel
 // Black-box tests of actorflow::channel: the bound, exactly-once MPMC
 // delivery with per-sender FIFO, closing in both directions, capacity
 // validation, batching and misuse of blocking calls inside workers.

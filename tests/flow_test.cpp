@@ -1,4 +1,3 @@
-// labels: flow
 // Black-box tests of the stream DSL (actorflow/flow.hpp, scatter.hpp): every
 // source, operator and sink against a sequential reference (std algorithms)
 // on random data with fixed seeds; randomized pipelines; order and the

@@ -1,4 +1,3 @@
-// labels: flow;stats
 // Per-stage statistics of stream-DSL pipelines (actorflow/stats.hpp): exact
 // item counts per stage and per channel, where the time goes (a slow sink is
 // the bottleneck, its upstream stalls on backpressure, a stage asking an

@@ -1,4 +1,3 @@
-// labels: unit;dist
 // Channels across processes: a channel actor in this process, one of its
 // ends in a peer process (tests/peers/wire_peer.cpp) on 127.0.0.1.
 

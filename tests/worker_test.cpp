@@ -1,4 +1,3 @@
-// labels: worker
 // Tests of actorflow workers: pipelines, scatter/join, failure reporting and
 // propagation, co_await on workers, cancel, blocking workers, the footprint
 // of idle workers and shutdown without hangs.
