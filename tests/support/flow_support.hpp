@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -16,7 +17,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <caf/actor.hpp>
+#include <caf/atom.hpp>
 #include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "support/test_support.hpp"
@@ -32,6 +35,9 @@ using actorflow::task;
 
 using i64 = int64_t;
 using clock_type = std::chrono::steady_clock;
+
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using go_atom = caf::atom_constant<caf::atom("go")>;
 
 // -- reference data --------------------------------------------------------------
 
@@ -49,6 +55,13 @@ inline std::vector<i64> random_values(uint64_t seed, size_t n, i64 lo = 0,
 template <class T>
 std::vector<T> sorted(std::vector<T> xs) {
   std::sort(xs.begin(), xs.end());
+  return xs;
+}
+
+/// 0, 1, ..., n-1.
+inline std::vector<int> iota_vec(int n) {
+  std::vector<int> xs(static_cast<size_t>(n));
+  std::iota(xs.begin(), xs.end(), 0);
   return xs;
 }
 
@@ -71,6 +84,68 @@ inline size_t peak_of(caf::actor_system& sys, const caf::actor& whom) {
     .receive([&](size_t peak) { result = peak; },
              [&](caf::error& err) {
                BOOST_ERROR("peak_of: " << actorflow::to_string_any(err));
+             });
+  return result;
+}
+
+/// Instruments shared by a producer actor and the pipeline's sink.
+struct flow_meter {
+  std::atomic<int64_t> sent{0};     // items the producer replied with
+  std::atomic<int64_t> consumed{0}; // items the sink saw
+  std::atomic<int64_t> max_in_flight{0};
+  std::atomic<uint32_t> max_demand{0};
+  std::atomic<int64_t> pulls{0};
+
+  /// Called by the sink for each item, before it counts as consumed: the
+  /// item in hand is still in flight.
+  void on_consumed() {
+    auto in_flight = sent.load() - consumed.fetch_add(1);
+    auto prev = max_in_flight.load();
+    while (in_flight > prev
+           && !max_in_flight.compare_exchange_weak(prev, in_flight)) {
+      // retry
+    }
+  }
+};
+
+/// A synchronous producer of 0, 1, ..., n-1 that counts what it sends.
+inline caf::behavior counting_producer(int n, std::shared_ptr<flow_meter> m) {
+  auto next = std::make_shared<int>(0);
+  return {
+    [n, m, next](actorflow::demand_atom, uint32_t demand) {
+      ++m->pulls;
+      auto prev = m->max_demand.load();
+      while (demand > prev
+             && !m->max_demand.compare_exchange_weak(prev, demand))
+        ;
+      std::vector<int> xs;
+      while (xs.size() < demand && *next < n)
+        xs.push_back((*next)++);
+      m->sent += static_cast<int64_t>(xs.size());
+      return xs;
+    },
+  };
+}
+
+/// A consumer that keeps everything it gets; `get` returns it.
+inline caf::behavior collecting_consumer(caf::event_based_actor*) {
+  auto got = std::make_shared<std::vector<int>>();
+  return {
+    [got](actorflow::batch_atom, std::vector<int>& xs) {
+      got->insert(got->end(), xs.begin(), xs.end());
+    },
+    [got](caf::get_atom) { return *got; },
+  };
+}
+
+/// What a collecting_consumer got so far.
+inline std::vector<int> contents(caf::actor_system& sys, const caf::actor& a) {
+  caf::scoped_actor self{sys};
+  std::vector<int> result;
+  self->request(a, 5s, caf::get_atom::value)
+    .receive([&](std::vector<int>& xs) { result = std::move(xs); },
+             [&](caf::error& err) {
+               BOOST_ERROR("get failed: " << actorflow::to_string_any(err));
              });
   return result;
 }
