@@ -1,4 +1,3 @@
-// labels: channel
 // Black-box tests of actorflow::channel: the bound, exactly-once MPMC
 // delivery with per-sender FIFO, closing in both directions, capacity
 // validation, batching and misuse of blocking calls inside workers.
@@ -19,7 +18,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
 using actorflow::error_code;

@@ -1,4 +1,3 @@
-// labels: unit;error
 // Tests of actorflow/error.hpp.
 
 #include <string>

@@ -1,4 +1,3 @@
-// labels: flow;stats
 // Per-stage statistics of stream-DSL pipelines (actorflow/stats.hpp): exact
 // item counts per stage and per channel, where the time goes (a slow sink is
 // the bottleneck, its upstream stalls on backpressure, a stage asking an
@@ -30,7 +29,7 @@
 #include <caf/behavior.hpp>
 
 #include "actorflow/ask.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace actorflow {
 

@@ -1,4 +1,3 @@
-// labels: worker
 // Tests of actorflow workers: pipelines, scatter/join, failure reporting and
 // propagation, co_await on workers, cancel, blocking workers, the footprint
 // of idle workers and shutdown without hangs.
@@ -20,7 +19,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
 using actorflow::error_code;

@@ -9,7 +9,7 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "actorflow/remote/wire.hpp"
+#include "actorflow/remote.hpp"
 
 namespace wire_test_types {
 

@@ -1,4 +1,3 @@
-// labels: unit;dist
 // Distributed stages surviving the loss of workers: nodes killed with
 // SIGKILL mid-stream (repeated), hung with SIGSTOP (heartbeat), all lost,
 // and a driver dying while a node works for it.
@@ -10,7 +9,7 @@
 
 #include <signal.h>
 
-#include "remote_support.hpp"
+#include "support/remote_support.hpp"
 
 using namespace actorflow_test;
 using actorflow::error_code;

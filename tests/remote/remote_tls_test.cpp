@@ -1,4 +1,3 @@
-// labels: unit;dist
 // TLS between a driver and node processes (CAF's OpenSSL module): a TLS run
 // equals the local result; TLS against plain TCP (either way) and a
 // certificate from another CA fail with a clear error within the connect
@@ -18,7 +17,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include "remote_support.hpp"
+#include "support/remote_support.hpp"
 
 using namespace actorflow_test;
 using actorflow::error_code;

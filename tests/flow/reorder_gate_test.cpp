@@ -1,4 +1,3 @@
-// labels: unit;flow
 // The gate between the scatter and the ordered gather of parallel_then:
 // the scatter parks when it is a window ahead of the gather's output, and
 // the gather's publish wakes it with exactly one token. Two threads play
@@ -16,7 +15,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "actorflow/flow/parallel_then.hpp"
+#include "actorflow/flow.hpp"
 
 namespace {
 

@@ -1,4 +1,3 @@
-// labels: unit;dist
 // remote_parallel_then with workers on node processes (tools/actorflow_node
 // with the test stages plugin) on 127.0.0.1: results equal a local run, and
 // every bad input fails with a clear error.
@@ -11,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "remote_support.hpp"
+#include "support/remote_support.hpp"
 
 using namespace actorflow_test;
 using actorflow::error_code;

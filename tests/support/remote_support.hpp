@@ -13,8 +13,8 @@
 #include <caf/io/all.hpp>
 
 #include "peers/test_stages.hpp"
-#include "process_support.hpp"
-#include "test_support.hpp"
+#include "support/process_support.hpp"
+#include "support/test_support.hpp"
 
 namespace actorflow_test {
 

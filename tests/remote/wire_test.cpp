@@ -1,4 +1,3 @@
-// labels: unit;dist
 // Channels across processes: a channel actor in this process, one of its
 // ends in a peer process (tests/peers/wire_peer.cpp) on 127.0.0.1.
 
@@ -15,8 +14,8 @@
 #include <caf/io/all.hpp>
 
 #include "peers/wire_types.hpp"
-#include "process_support.hpp"
-#include "test_support.hpp"
+#include "support/process_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace actorflow_test;
 using namespace wire_test_types;

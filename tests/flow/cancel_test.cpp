@@ -1,4 +1,3 @@
-// labels: unit;flow;cancel
 // Cancellation and failure stop a pipeline within one item's work: after
 // `cancel()` (or the first failing item) no stage starts another call of a
 // user function once it has seen the stop, even with thousands of items
@@ -24,7 +23,7 @@
 #include <caf/all.hpp>
 
 #include "actorflow/ask.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace actorflow_test;
 using actorflow::error_code;

@@ -1,4 +1,3 @@
-// labels: unit;dist
 // A node facing forged bytes: batch messages whose count wraps around,
 // announces more items than the message holds, whose blob is truncated, or
 // whose header names another item size or byte order. Each is a
@@ -15,7 +14,7 @@
 
 #include <signal.h>
 
-#include "remote_support.hpp"
+#include "support/remote_support.hpp"
 
 using namespace actorflow_test;
 
