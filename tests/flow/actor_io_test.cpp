@@ -1,4 +1,4 @@
-// Pipelines fed by and feeding existing CAF actors (actorflow/actor_io.hpp):
+// Pipelines fed by and feeding existing CAF actors (actorflow/flow/actor_io.hpp):
 // an existing actor feeding a pipeline under credit (from_actor,
 // actor_source_queue), and a pipeline delivering into an existing actor with
 // bounded unacknowledged batches (to_actor).

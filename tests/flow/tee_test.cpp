@@ -1,4 +1,4 @@
-// Tee branches of the stream DSL (actorflow/tee.hpp): a branch sees every
+// Tee branches of the stream DSL (actorflow/flow/tee.hpp): a branch sees every
 // item in order, a slow branch paces the whole stream, errors and early ends
 // of either side, and branches that cannot be embedded.
 
