@@ -68,6 +68,13 @@ std::string ms(caf::timespan t) {
          + " ms";
 }
 
+/// True if a remote worker ended because its stage function threw on the
+/// node; any other reason but a normal end means the worker was lost.
+bool stage_failed(const caf::error& reason) {
+  return reason.category() == error_category
+         && reason.code() == static_cast<uint8_t>(error_code::worker_failed);
+}
+
 } // namespace
 
 // -- awaiters -------------------------------------------------------------------
@@ -221,25 +228,19 @@ task<> supervise(std::string where, uint16_t port, std::string host,
                              + ms(opts.connect_timeout));
   }
   caf::expected<caf::actor> w{caf::actor{}};
+  std::optional<caf::error> lost; // why the worker was lost, if it was
   if (!failure) {
     spawn_awaiter spawning{
       *node, where, std::move(request), opts.spawn_timeout, {}, false, {}};
     w = co_await spawning;
-    if (w) {
+    if (w)
       lease.imported(*w); // the worker on the node closes them
-    } else if (spawning.node_lost) {
-      // Like a worker lost after its spawn: it held no items yet, and the
-      // pipeline goes on with the other workers.
-      lease.abandon();
-      if (opts.on_worker_lost)
-        opts.on_worker_lost(where, spawning.down_reason);
-      (void)co_await acks.send(lost_marker);
-      co_return;
-    } else {
+    else if (spawning.node_lost)
+      lost = spawning.down_reason; // it held no items yet
+    else
       failure = w.error();
-    }
   }
-  bool spawned = !failure;
+  bool spawned = !failure && !lost;
   if (spawned) {
     down_awaiter watching{*w, {}};
     auto reason = co_await watching;
@@ -247,18 +248,20 @@ task<> supervise(std::string where, uint16_t port, std::string host,
     if (!reason || reason == caf::exit_reason::user_shutdown)
       co_return; // the worker ended with its work channel (the node stops
                  // a worker only once one of its channels is down)
-    if (reason.category() != error_category
-        || reason.code() != static_cast<uint8_t>(error_code::worker_failed)) {
-      // Lost: its node died, hung or disconnected. Ends it had not bound
-      // yet would keep the channels open; the scatter sends its items again.
-      lease.abandon();
-      if (opts.on_worker_lost)
-        opts.on_worker_lost(where, reason);
-      (void)co_await acks.send(lost_marker);
-      co_return;
-    }
-    // The stage function threw on the node: like a local one.
-    failure = std::move(reason);
+    if (stage_failed(reason))
+      failure = std::move(reason); // like a local stage that threw
+    else
+      lost = std::move(reason); // its node died, hung or disconnected
+  }
+  if (lost) {
+    // Lost, before or after its spawn: the pipeline goes on with the other
+    // workers. Ends it had not bound yet would keep the channels open; the
+    // scatter sends its items again.
+    lease.abandon();
+    if (opts.on_worker_lost)
+      opts.on_worker_lost(where, *lost);
+    (void)co_await acks.send(lost_marker);
+    co_return;
   }
   // Failed (no node, no worker, or the stage threw). The scatter leaves the
   // report to this error (its own would only say that the workers are
