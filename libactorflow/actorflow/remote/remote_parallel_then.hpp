@@ -38,8 +38,10 @@ namespace actorflow {
 template <class Out, class In>
 flow<Out> remote_parallel_then(flow<In> upstream, placement where,
                                std::string stage, remote_options opts = {}) {
-  return detail::remote_stage<true, Out>(std::move(upstream), std::move(where),
-                                         std::move(stage), std::move(opts));
+  return detail::remote_stage<Out>(std::move(upstream), std::move(where),
+                                   std::move(stage), std::move(opts),
+                                   "remote_parallel_then",
+                                   detail::spawn_remote_gather_ordered<Out>);
 }
 
 /// Like `remote_parallel_then`, but items leave in completion order.
@@ -47,8 +49,10 @@ template <class Out, class In>
 flow<Out> remote_parallel_then_unordered(flow<In> upstream, placement where,
                                          std::string stage,
                                          remote_options opts = {}) {
-  return detail::remote_stage<false, Out>(std::move(upstream), std::move(where),
-                                          std::move(stage), std::move(opts));
+  return detail::remote_stage<Out>(std::move(upstream), std::move(where),
+                                   std::move(stage), std::move(opts),
+                                   "remote_parallel_then_unordered",
+                                   detail::spawn_remote_gather_unordered<Out>);
 }
 
 } // namespace actorflow

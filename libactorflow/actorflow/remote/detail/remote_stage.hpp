@@ -139,33 +139,68 @@ task<> remote_scatter(receiver<In> in, receiver<uint64_t> acks,
                                               + " items unfinished"));
 }
 
+/// The ordered gather's reordering: results by sequence number in a ring of
+/// `window` slots, from the next one to emit on.
+template <class Out>
+class remote_reorder_slots {
+public:
+  explicit remote_reorder_slots(size_t window) : slots_(window) {
+    // nop
+  }
+
+  /// Files result `s`; false for a duplicate (a lost worker's item done
+  /// twice), which the gather drops.
+  bool file(uint64_t s, Out&& y) {
+    auto& slot = slots_[s % slots_.size()];
+    if (s < next_ || s >= next_ + slots_.size() || slot)
+      return false;
+    slot.emplace(std::move(y));
+    return true;
+  }
+
+  /// The sequence number that leaves next.
+  uint64_t next() const noexcept {
+    return next_;
+  }
+
+  /// Takes the next result in order, if it arrived (and moves on past it).
+  std::optional<Out> pop_ready() {
+    auto& head = slots_[next_ % slots_.size()];
+    if (!head)
+      return std::nullopt;
+    std::optional<Out> y{std::move(*head)};
+    head.reset();
+    ++next_;
+    return y;
+  }
+
+private:
+  std::vector<std::optional<Out>> slots_;
+  uint64_t next_ = 0;
+};
+
 /// The ordered gather: restores sequence order, drops duplicates, acks every
 /// emitted item (and every item it holds back).
 template <class Out>
 task<> remote_gather_ordered(receiver<job<Out>> results, sender<uint64_t> acks,
                              sender<Out> out, size_t window) {
-  std::vector<std::optional<Out>> pending(window);
-  uint64_t next = 0;
+  remote_reorder_slots<Out> pending{window};
   while (auto r = co_await results.recv()) {
     auto s = r->first;
-    auto& slot = pending[s % window];
-    if (s < next || s >= next + window || slot)
-      continue; // a duplicate (a lost worker's item done twice)
-    slot.emplace(std::move(r->second));
-    if (s != next) {
+    if (!pending.file(s, std::move(r->second)))
+      continue;
+    if (s != pending.next()) {
       (void)co_await acks.send(s | held_flag);
       continue;
     }
     for (;;) {
-      auto& head = pending[next % window];
-      if (!head)
+      auto emitted = pending.next();
+      auto y = pending.pop_ready();
+      if (!y)
         break;
-      auto y = std::move(*head);
-      head.reset();
-      if (!co_await out.send(std::move(y)))
+      if (!co_await out.send(std::move(*y)))
         co_return;
-      (void)co_await acks.send(next);
-      ++next;
+      (void)co_await acks.send(emitted);
     }
   }
 }
@@ -190,107 +225,190 @@ task<> remote_gather_unordered(receiver<job<Out>> results,
   }
 }
 
-template <bool Ordered, class Out, class In>
+/// Spawns the gather of a remote stage (ordered or not) on the results.
+template <class Out>
+using remote_gather_spawner
+  = void (*)(build_context& ctx, std::string name, receiver<job<Out>> results,
+             sender<uint64_t> acks, sender<Out> out, size_t window);
+
+template <class Out>
+void spawn_remote_gather_ordered(build_context& ctx, std::string name,
+                                 receiver<job<Out>> results,
+                                 sender<uint64_t> acks, sender<Out> out,
+                                 size_t window) {
+  ctx.spawn(std::move(name), remote_gather_ordered<Out>, std::move(results),
+            std::move(acks), std::move(out), window);
+}
+
+template <class Out>
+void spawn_remote_gather_unordered(build_context& ctx, std::string name,
+                                   receiver<job<Out>> results,
+                                   sender<uint64_t> acks, sender<Out> out,
+                                   size_t) {
+  ctx.spawn(std::move(name), remote_gather_unordered<Out>, std::move(results),
+            std::move(acks), std::move(out));
+}
+
+/// A remote stage as `remote_stage` checked it, before the pipeline runs:
+/// where its workers go, the local stage function and the item types.
+template <class In, class Out>
+struct remote_plan {
+  /// "remote_parallel_then" or "remote_parallel_then_unordered".
+  const char* op = nullptr;
+  remote_gather_spawner<Out> spawn_gather = nullptr;
+  placement where;
+  std::string stage;
+  remote_options opts;
+  size_t remote = 0;
+  size_t local = 0;
+  std::shared_ptr<std::function<Out(In)>> local_fn{};
+  item_type_info in{};
+  item_type_info out{};
+
+  /// An error of this stage: `op("stage"): what`.
+  caf::error error(error_code code, const std::string& what) const {
+    return make_error(code, std::string{op} + "(\"" + stage + "\"): " + what);
+  }
+};
+
+/// Counts the remote and the local workers of `plan.where`.
+template <class In, class Out>
+caf::error count_workers(remote_plan<In, Out>& plan) {
+  for (auto& w : plan.where) {
+    if (w.workers == 0)
+      return plan.error(error_code::invalid_argument,
+                        "zero workers at " + w.where);
+    if (w.where == "local")
+      plan.local += w.workers;
+    else if (parse_address(w.where))
+      plan.remote += w.workers;
+    else
+      return plan.error(error_code::invalid_argument,
+                        "bad node address '" + w.where
+                          + "' (expected host:port or local)");
+  }
+  if (plan.remote + plan.local == 0)
+    return plan.error(error_code::invalid_argument,
+                      "needs at least one worker");
+  return caf::none;
+}
+
+/// Finds the stage function of the local workers, if there are any.
+template <class In, class Out>
+caf::error find_local_stage(remote_plan<In, Out>& plan) {
+  if (plan.local == 0)
+    return caf::none;
+  auto entry = plan.opts.local_stages ? plan.opts.local_stages->find(plan.stage)
+                                      : nullptr;
+  if (entry == nullptr)
+    return plan.error(error_code::unknown_stage,
+                      "local workers need the stage in "
+                      "remote_options::local_stages");
+  if (entry->in != typeid(In) || entry->out != typeid(Out))
+    return plan.error(error_code::type_mismatch,
+                      "the local stage has other item types");
+  plan.local_fn = std::static_pointer_cast<std::function<Out(In)>>(entry->fn);
+  return caf::none;
+}
+
+/// Checks `plan` and fills in what the workers need; the first error found.
+template <class In, class Out>
+caf::error resolve(remote_plan<In, Out>& plan) {
+  if (auto err = count_workers(plan))
+    return err;
+  if (auto err = find_local_stage(plan))
+    return err;
+  auto in_info = item_info(typeid(In), "input");
+  if (!in_info)
+    return in_info.error();
+  plan.in = *in_info;
+  auto out_info = item_info(typeid(Out), "output");
+  if (!out_info)
+    return out_info.error();
+  plan.out = *out_info;
+  return caf::none;
+}
+
+/// Spawns the workers of `plan`: local ones on the channels themselves,
+/// remote ones by a supervisor each, on exported ends.
+template <class In, class Out>
+void spawn_remote_workers(build_context& ctx, const remote_plan<In, Out>& plan,
+                          const std::string& base, channel_pair<job<In>>& work,
+                          channel_pair<job<Out>>& results,
+                          sender<uint64_t>& acks) {
+  size_t index = 0;
+  for (auto& w : plan.where) {
+    for (size_t i = 0; i < w.workers; ++i) {
+      auto name = base + ".worker" + std::to_string(++index);
+      if (w.where == "local") {
+        ctx.spawn(name, stage_worker<In, Out>, plan.local_fn, work.rx,
+                  results.tx);
+        continue;
+      }
+      auto addr = *parse_address(w.where);
+      auto wh = export_handle(work.rx);
+      auto rh = export_handle(results.tx);
+      auto request = caf::make_message(node_spawn_atom::value, plan.stage,
+                                       plan.in.name, plan.in.layout,
+                                       plan.out.name, plan.out.layout, wh, rh,
+                                       name + "@" + w.where);
+      ctx.spawn(name + ".supervisor", supervise, w.where, addr.second,
+                addr.first, std::move(request), wh, rh, acks, plan.opts);
+    }
+  }
+}
+
+/// Builds the remote stage of `plan` when its pipeline starts: its channels,
+/// then scatter, workers and gather.
+template <class In, class Out>
+void build_remote_stage(build_context& ctx, const build_fn<In>& upstream,
+                        const remote_plan<In, Out>& plan, sender<Out> out) {
+  auto n = plan.remote + plan.local;
+  auto window = plan.opts.window != 0 ? plan.opts.window : 64 * n;
+  window = std::max(window, n);
+  auto batch = std::max<uint32_t>(1, plan.opts.batch);
+  auto in_ch = ctx.make_channel<In>({});
+  // Like the workers of parallel_then, remote workers read about 1 ms of
+  // work ahead: a worker runs its read-ahead in one activation, and its
+  // node's thread deserializes nothing else meanwhile (an exit message
+  // from a cancelled pipeline included).
+  auto work = ctx.make_channel<job<In>>(
+    {std::max<size_t>(4 * batch * n, 64), batch}, std::chrono::milliseconds(1));
+  auto results = ctx.make_channel<job<Out>>({window, 0});
+  auto acks = ctx.make_channel<uint64_t>({2 * window + n + 8, 0});
+  if (!in_ch || !work || !results || !acks)
+    return;
+  upstream(ctx, std::move(in_ch->tx));
+  auto base = ctx.stage_name(plan.op);
+  ctx.spawn(base + ".scatter", remote_scatter<In>, std::move(in_ch->rx),
+            std::move(acks->rx), std::move(work->tx), window, plan.remote,
+            plan.local, plan.stage);
+  spawn_remote_workers(ctx, plan, base, *work, *results, acks->tx);
+  work->rx.close();
+  results->tx.close();
+  plan.spawn_gather(ctx, base + ".gather", std::move(results->rx),
+                    std::move(acks->tx), std::move(out), window);
+}
+
+/// `upstream` followed by the remote stage `stage` (see
+/// `remote_parallel_then`), or a flow that fails with the first error found.
+template <class Out, class In>
 flow<Out> remote_stage(flow<In>&& upstream, placement where, std::string stage,
-                       remote_options opts) {
-  const char* op = Ordered ? "remote_parallel_then"
-                           : "remote_parallel_then_unordered";
+                       remote_options opts, const char* op,
+                       remote_gather_spawner<Out> spawn_gather) {
   auto [build, err] = std::move(upstream).release();
   if (err)
     return flow<Out>{nullptr, std::move(err)};
-  auto fail_with = [&](error_code code, const std::string& what) {
-    return flow<Out>{nullptr, make_error(code, std::string{op} + "(\"" + stage
-                                                 + "\"): " + what)};
-  };
-  size_t remote = 0;
-  size_t local = 0;
-  for (auto& w : where) {
-    if (w.workers == 0)
-      return fail_with(error_code::invalid_argument,
-                       "zero workers at " + w.where);
-    if (w.where == "local")
-      local += w.workers;
-    else if (parse_address(w.where))
-      remote += w.workers;
-    else
-      return fail_with(error_code::invalid_argument,
-                       "bad node address '" + w.where
-                         + "' (expected host:port or local)");
-  }
-  if (remote + local == 0)
-    return fail_with(error_code::invalid_argument, "needs at least one worker");
-  std::shared_ptr<std::function<Out(In)>> local_fn;
-  if (local > 0) {
-    auto entry = opts.local_stages ? opts.local_stages->find(stage) : nullptr;
-    if (entry == nullptr)
-      return fail_with(error_code::unknown_stage,
-                       "local workers need the stage in "
-                       "remote_options::local_stages");
-    if (entry->in != typeid(In) || entry->out != typeid(Out))
-      return fail_with(error_code::type_mismatch,
-                       "the local stage has other item types");
-    local_fn = std::static_pointer_cast<std::function<Out(In)>>(entry->fn);
-  }
-  auto in_info = item_info(typeid(In), "input");
-  if (!in_info)
-    return flow<Out>{nullptr, in_info.error()};
-  auto out_info = item_info(typeid(Out), "output");
-  if (!out_info)
-    return flow<Out>{nullptr, out_info.error()};
-  return flow<Out>{[build = std::move(build), where = std::move(where),
-                    stage = std::move(stage), opts, remote, local, local_fn,
-                    in = *in_info, out_info = *out_info,
-                    op](build_context& ctx, sender<Out> out) {
-    auto n = remote + local;
-    auto window = opts.window != 0 ? opts.window : 64 * n;
-    window = std::max(window, n);
-    auto batch = std::max<uint32_t>(1, opts.batch);
-    auto in_ch = ctx.make_channel<In>({});
-    // Like the workers of parallel_then, remote workers read about 1 ms of
-    // work ahead: a worker runs its read-ahead in one activation, and its
-    // node's thread deserializes nothing else meanwhile (an exit message
-    // from a cancelled pipeline included).
-    auto work
-      = ctx.make_channel<job<In>>({std::max<size_t>(4 * batch * n, 64), batch},
-                                  std::chrono::milliseconds(1));
-    auto results = ctx.make_channel<job<Out>>({window, 0});
-    auto acks = ctx.make_channel<uint64_t>({2 * window + n + 8, 0});
-    if (!in_ch || !work || !results || !acks)
-      return;
-    build(ctx, std::move(in_ch->tx));
-    auto base = ctx.stage_name(op);
-    ctx.spawn(base + ".scatter", remote_scatter<In>, std::move(in_ch->rx),
-              std::move(acks->rx), std::move(work->tx), window, remote, local,
-              stage);
-    size_t index = 0;
-    for (auto& w : where) {
-      for (size_t i = 0; i < w.workers; ++i) {
-        auto name = base + ".worker" + std::to_string(++index);
-        if (w.where == "local") {
-          ctx.spawn(name, stage_worker<In, Out>, local_fn, work->rx,
-                    results->tx);
-          continue;
-        }
-        auto addr = *parse_address(w.where);
-        auto wh = export_handle(work->rx);
-        auto rh = export_handle(results->tx);
-        auto request = caf::make_message(node_spawn_atom::value, stage, in.name,
-                                         in.layout, out_info.name,
-                                         out_info.layout, wh, rh,
-                                         name + "@" + w.where);
-        ctx.spawn(name + ".supervisor", supervise, w.where, addr.second,
-                  addr.first, std::move(request), wh, rh, acks->tx, opts);
-      }
-    }
-    work->rx.close();
-    results->tx.close();
-    if constexpr (Ordered)
-      ctx.spawn(base + ".gather", remote_gather_ordered<Out>,
-                std::move(results->rx), std::move(acks->tx), std::move(out),
-                window);
-    else
-      ctx.spawn(base + ".gather", remote_gather_unordered<Out>,
-                std::move(results->rx), std::move(acks->tx), std::move(out));
+  remote_plan<In, Out> plan{.op = op,
+                            .spawn_gather = spawn_gather,
+                            .where = std::move(where),
+                            .stage = std::move(stage),
+                            .opts = std::move(opts)};
+  if (auto bad = resolve(plan))
+    return flow<Out>{nullptr, std::move(bad)};
+  return flow<Out>{[build = std::move(build), plan = std::move(plan)](
+                     build_context& ctx, sender<Out> out) {
+    build_remote_stage(ctx, build, plan, std::move(out));
   }};
 }
 
