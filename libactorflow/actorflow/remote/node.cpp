@@ -1,0 +1,169 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#include "actorflow/remote/node.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+
+#ifdef ACTORFLOW_WITH_TLS
+#  include <caf/openssl/publish.hpp>
+#endif
+
+#include "actorflow/remote/distribution.hpp"
+
+namespace actorflow {
+
+// -- stage_registry -------------------------------------------------------------
+
+void stage_registry::apply(caf::actor_system_config& cfg) const {
+  detail::add_wire_types(cfg);
+  for (auto& f : type_adders_)
+    f(cfg);
+}
+
+const detail::stage_entry* stage_registry::find(const std::string& name) const {
+  auto i = stages_.find(name);
+  return i != stages_.end() ? i->second.get() : nullptr;
+}
+
+std::vector<std::string> stage_registry::names() const {
+  std::vector<std::string> result;
+  for (auto& [name, entry] : stages_)
+    result.push_back(name);
+  return result;
+}
+
+// -- nodes ----------------------------------------------------------------------
+
+namespace {
+
+struct node_state {
+  std::shared_ptr<const stage_registry> reg;
+  /// Workers by the work channel they serve: when that channel is down (its
+  /// pipeline ended, or its driver is lost), they stop.
+  std::unordered_map<caf::actor_addr, std::vector<worker>> by_channel;
+  std::shared_ptr<std::atomic<uint64_t>> running
+    = std::make_shared<std::atomic<uint64_t>>(0);
+  static inline const char* name = "actorflow.node";
+};
+
+std::string describe(const detail::item_type_info& x) {
+  return x.name + " (layout " + x.layout + ")";
+}
+
+std::string join(const std::vector<std::string>& xs) {
+  std::string result;
+  for (auto& x : xs) {
+    if (!result.empty())
+      result += ", ";
+    result += x;
+  }
+  return result.empty() ? "none" : result;
+}
+
+caf::behavior node_actor(caf::stateful_actor<node_state>* self,
+                         std::shared_ptr<const stage_registry> reg) {
+  self->state.reg = std::move(reg);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto i = self->state.by_channel.find(dm.source);
+    if (i == self->state.by_channel.end())
+      return;
+    for (auto& w : i->second)
+      w.cancel();
+    self->state.by_channel.erase(i);
+  });
+  return {
+    [self](detail::node_spawn_atom, const std::string& stage,
+           const std::string& in_name, const std::string& in_layout,
+           const std::string& out_name, const std::string& out_layout,
+           const remote_handle& work, const remote_handle& results,
+           const std::string& worker_name) -> caf::result<caf::actor> {
+      auto& reg = *self->state.reg;
+      auto entry = reg.find(stage);
+      if (entry == nullptr)
+        return make_error(error_code::unknown_stage,
+                          "the node has no stage '" + stage
+                            + "' (it has: " + join(reg.names()) + ")");
+      auto in = detail::find_item_type(entry->in);
+      auto out = detail::find_item_type(entry->out);
+      if (in == nullptr || out == nullptr)
+        return make_error(error_code::type_mismatch,
+                          "the node did not register the item types of "
+                          "stage '"
+                            + stage + "' (stage_registry::add_item_type)");
+      if (in->name != in_name || in->layout != in_layout)
+        return make_error(error_code::type_mismatch,
+                          "stage '" + stage + "' takes " + describe(*in)
+                            + " on the node; the driver sends " + in_name
+                            + " (layout " + in_layout + ")");
+      if (out->name != out_name || out->layout != out_layout)
+        return make_error(error_code::type_mismatch,
+                          "stage '" + stage + "' returns " + describe(*out)
+                            + " on the node; the driver expects " + out_name
+                            + " (layout " + out_layout + ")");
+      if (!detail::well_formed(work, 2) || !detail::well_formed(results, 1))
+        return make_error(error_code::invalid_argument,
+                          "malformed spawn request (channel ends)");
+      worker_options wo;
+      wo.name = worker_name;
+      auto running = self->state.running;
+      wo.on_exit = [running](const caf::error&) {
+        --*running;
+      };
+      ++*running;
+      auto w = entry->spawn(self->system(), work, results, std::move(wo));
+      // Stop the worker once either channel is down: the driver may have
+      // abandoned an end before this request arrived (its supervisor was
+      // stopped, or its spawn timed out), and the channel then ignores the
+      // worker's bind; the worker would wait on it for good.
+      for (auto* ch : {&work.channel, &results.channel}) {
+        auto& ws = self->state.by_channel[ch->address()];
+        if (ws.empty())
+          self->monitor(*ch);
+        ws.push_back(w);
+      }
+      return w.actor();
+    },
+    [](detail::node_rejected_atom) { return detail::rejected_batches(); },
+    [self](detail::node_info_atom) {
+      return static_cast<uint64_t>(self->state.running->load());
+    },
+  };
+}
+
+} // namespace
+
+caf::expected<uint16_t> serve_node(caf::actor_system& sys,
+                                   std::shared_ptr<const stage_registry> reg,
+                                   node_options opts) {
+  if (!reg)
+    return make_error(error_code::invalid_argument,
+                      "serve_node: no stage registry");
+  if (auto err = detail::tls_check(sys))
+    return make_error(error_code::invalid_argument,
+                      "serve_node: " + actorflow::what(err));
+  auto hdl = sys.spawn(node_actor, std::move(reg));
+  caf::expected<uint16_t> port{uint16_t{0}};
+#ifdef ACTORFLOW_WITH_TLS
+  if (detail::tls_requested(sys))
+    port = caf::openssl::publish(hdl, opts.port, opts.host.c_str(), true);
+  else
+#endif
+    port = sys.middleman().publish(hdl, opts.port, opts.host.c_str(), true);
+  if (!port) {
+    caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+    return make_error(error_code::connect_failed,
+                      "serve_node: cannot listen on " + opts.host + ":"
+                        + std::to_string(opts.port) + ": "
+                        + sys.render(port.error()));
+  }
+  return *port;
+}
+
+} // namespace actorflow
