@@ -154,19 +154,3 @@ std::function<void()> run_state::check_finished() {
 }
 
 } // namespace actorflow::detail
-
-namespace actorflow {
-
-std::string to_string(failure_action x) {
-  switch (x) {
-    case failure_action::retry:
-      return "retry";
-    case failure_action::skip:
-      return "skip";
-    case failure_action::fail:
-      return "fail";
-  }
-  return "unknown_failure_action";
-}
-
-} // namespace actorflow

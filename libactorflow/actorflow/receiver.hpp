@@ -15,9 +15,9 @@
 
 #include <caf/send.hpp>
 
+#include "actorflow/channel_metrics.hpp"
 #include "actorflow/detail/channel_handle.hpp"
 #include "actorflow/detail/rx_endpoint.hpp"
-#include "actorflow/channel_metrics.hpp"
 
 namespace actorflow {
 

@@ -15,10 +15,10 @@
 
 #include <caf/send.hpp>
 
+#include "actorflow/channel_metrics.hpp"
 #include "actorflow/detail/channel_handle.hpp"
 #include "actorflow/detail/tx_endpoint.hpp"
 #include "actorflow/error.hpp"
-#include "actorflow/channel_metrics.hpp"
 #include "actorflow/task.hpp"
 
 namespace actorflow {

@@ -7,8 +7,8 @@
 
 #include <caf/send.hpp>
 
-#include "actorflow/detail/channel_params.hpp"
 #include "actorflow/channel_metrics.hpp"
+#include "actorflow/detail/channel_params.hpp"
 
 namespace actorflow::detail {
 
