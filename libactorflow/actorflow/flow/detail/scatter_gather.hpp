@@ -120,16 +120,7 @@ template <class T>
 task<> scatter(receiver<T> in, sender<sequenced<T>> work) {
   uint64_t seq = 0;
   auto number = numbering<T>(seq);
-  for (;;) {
-    if (map_ready(in, work, number) > 0)
-      continue;
-    auto x = co_await in.recv();
-    if (!x)
-      co_return;
-    auto j = number(std::move(*x));
-    if (!co_await work.send(std::move(*j)))
-      co_return;
-  }
+  co_await map_stage(in, work, number);
 }
 
 /// One worker of a parallel stage: applies `f` to the items of the shared
