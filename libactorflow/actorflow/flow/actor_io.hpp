@@ -50,7 +50,13 @@
 
 #include "actorflow/detail/host.hpp"
 #include "actorflow/error.hpp"
-#include "actorflow/flow.hpp"
+#include "actorflow/flow/detail/build_context.hpp"
+#include "actorflow/flow/options.hpp"
+#include "actorflow/flow/pipeline.hpp"
+#include "actorflow/flow/plumbing.hpp"
+#include "actorflow/receiver.hpp"
+#include "actorflow/sender.hpp"
+#include "actorflow/task.hpp"
 
 namespace actorflow {
 

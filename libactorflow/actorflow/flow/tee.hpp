@@ -21,7 +21,14 @@
 #include <type_traits>
 #include <utility>
 
-#include "actorflow/flow.hpp"
+#include "actorflow/error.hpp"
+#include "actorflow/flow/detail/build_context.hpp"
+#include "actorflow/flow/pipeline.hpp"
+#include "actorflow/flow/plumbing.hpp"
+#include "actorflow/receiver.hpp"
+#include "actorflow/sender.hpp"
+#include "actorflow/task.hpp"
+#include "actorflow/worker.hpp"
 
 namespace actorflow {
 

@@ -7,12 +7,10 @@
 // `caf::expected<U>` result and applies the stage's error policy. Every
 // stage body of the DSL goes through it.
 
-#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <iterator>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -25,84 +23,10 @@
 
 #include "actorflow/detail/export.hpp"
 #include "actorflow/error_policy.hpp"
+#include "actorflow/flow/detail/stage_traits.hpp"
 #include "actorflow/task.hpp"
 
 namespace actorflow::detail {
-
-/// True if `R` is `task<U>` for some `U`.
-template <class R>
-struct is_task : std::false_type {};
-
-template <class U>
-struct is_task<task<U>> : std::true_type {};
-
-/// The `U` of `task<U>`.
-template <class R>
-struct task_value;
-
-template <class U>
-struct task_value<task<U>> {
-  using type = U;
-};
-
-/// True if `R` is `caf::expected<U>` for some `U`.
-template <class R>
-struct is_expected : std::false_type {};
-
-template <class U>
-struct is_expected<caf::expected<U>> : std::true_type {};
-
-/// The value a stage function produces: `U` for `U`, `task<U>`,
-/// `caf::expected<U>` and `task<caf::expected<U>>`.
-template <class R>
-struct stage_value {
-  using type = R;
-};
-
-template <class U>
-struct stage_value<task<U>> : stage_value<U> {};
-
-template <class U>
-struct stage_value<caf::expected<U>> {
-  using type = U;
-};
-
-/// What `apply_at` yields for a function returning `R`: the stage value,
-/// with `caf::unit_t` standing in for `void`.
-template <class R>
-using applied_t
-  = std::conditional_t<std::is_void_v<typename stage_value<R>::type>,
-                       caf::unit_t,
-                       std::decay_t<typename stage_value<R>::type>>;
-
-/// True if `R` has the members of an awaiter or an `operator co_await`.
-template <class R>
-  struct has_awaiter_interface : std::bool_constant < requires(R& r) {
-  r.await_ready();
-} || requires(R&& r) {
-  static_cast<R&&>(r).operator co_await();
-}
-|| requires(R&& r) {
-  operator co_await(static_cast<R&&>(r));
-}
-> {};
-
-/// True if `R` can be awaited but is no `task<U>` (a stage function must
-/// wrap such an awaitable in a coroutine).
-template <class R>
-struct is_foreign_awaitable
-  : std::conjunction<std::negation<std::is_void<R>>,
-                     std::negation<is_task<std::remove_cvref_t<R>>>,
-                     has_awaiter_interface<std::remove_cvref_t<R>>> {};
-
-/// True if `R` is a range: `std::begin` and `std::end` accept an `R&`.
-template <class R, class = void>
-struct is_range : std::false_type {};
-
-template <class R>
-struct is_range<R, std::void_t<decltype(std::begin(std::declval<R&>())),
-                               decltype(std::end(std::declval<R&>()))>>
-  : std::true_type {};
 
 /// Wraps an exception from user code with the item's index.
 [[noreturn]] ACTORFLOW_EXPORT void rethrow_at(size_t index);
@@ -245,7 +169,7 @@ task<std::optional<applied_t<R>>> apply_task(const Options& so, size_t index,
 /// arguments are moved into its frame). A `caf::expected<U>` result is
 /// unwrapped; its error counts as a failure. (The synchronous case is no
 /// awaitable on purpose: a `co_await` per item, even of a ready awaitable,
-/// doubled the CPU cost of a `then` stage.)
+/// costs more than a cheap stage's own work.)
 ///
 /// ~~~
 /// if (auto y = detail::apply_at(so, index++, f, std::move(*x)))

@@ -1,26 +1,16 @@
 // This file is part of actorflow. See README.md for the project's license.
 
-#include "actorflow/flow.hpp"
+#include "actorflow/flow/detail/build_context.hpp"
 
+#include <algorithm>
 #include <cstdio>
-#include <exception>
-#include <stdexcept>
 #include <string>
 
-namespace actorflow::detail {
+#include <caf/scheduler/abstract_coordinator.hpp>
 
-void rethrow_at(size_t index) {
-  try {
-    throw;
-  } catch (const std::exception& ex) {
-    throw std::runtime_error("item " + std::to_string(index) + ": "
-                             + ex.what());
-  } catch (...) {
-    throw std::runtime_error("item " + std::to_string(index)
-                             + ": an exception not derived from "
-                               "std::exception");
-  }
-}
+#include "actorflow/error.hpp"
+
+namespace actorflow::detail {
 
 caf::error check_options(const char* op, const stage_options& so) {
   if (so.concurrency > 1)
@@ -37,47 +27,6 @@ caf::error check_options(const char* op, const stage_options& so) {
                           "parallel_then, parallel_then_unordered and "
                           "route_by_key");
   return caf::error{};
-}
-
-bool after_failure(const error_policy& policy,
-                   const std::function<void(const item_failure&)>& listener,
-                   size_t index, uint32_t attempt, bool can_retry,
-                   std::exception_ptr ep, const caf::error& err) {
-  item_failure info;
-  info.index = index;
-  info.attempt = attempt;
-  if (ep) {
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& ex) {
-      info.what = ex.what();
-    } catch (...) {
-      info.what = "an exception not derived from std::exception";
-    }
-  } else {
-    info.returned = true;
-    info.what = to_string_any(err);
-  }
-  if (can_retry)
-    info.action = failure_action::retry;
-  else if (policy.skip_failed)
-    info.action = failure_action::skip;
-  else
-    info.action = failure_action::fail;
-  if (listener)
-    listener(info);
-  if (info.action == failure_action::retry)
-    return true;
-  if (info.action == failure_action::skip)
-    return false;
-  auto msg = "item " + std::to_string(index);
-  if (attempt > 1)
-    msg += " (" + std::to_string(attempt) + " attempts)";
-  msg += ": ";
-  msg += info.what;
-  if (info.returned)
-    throw returned_error(msg);
-  throw std::runtime_error(msg);
 }
 
 void report_unrun_pipeline() noexcept {
@@ -153,20 +102,13 @@ std::function<void()> run_state::check_finished() {
   return std::exchange(on_finished, nullptr);
 }
 
-} // namespace actorflow::detail
-
-namespace actorflow {
-
-std::string to_string(failure_action x) {
-  switch (x) {
-    case failure_action::retry:
-      return "retry";
-    case failure_action::skip:
-      return "skip";
-    case failure_action::fail:
-      return "fail";
-  }
-  return "unknown_failure_action";
+size_t worker_count(std::optional<size_t> n, const stage_options& so,
+                    const build_context& ctx) {
+  if (n)
+    return *n;
+  if (so.workers != 0)
+    return so.workers;
+  return std::max<size_t>(1, ctx.sys.scheduler().num_workers());
 }
 
-} // namespace actorflow
+} // namespace actorflow::detail

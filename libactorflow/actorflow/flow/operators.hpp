@@ -1,0 +1,240 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#pragma once
+
+// The one-actor stages of `flow<T>`, defined out of line: then, filter,
+// inspect, take, take_while, enumerate, flat_map, batch and unbatch.
+
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "actorflow/error.hpp"
+#include "actorflow/flow/detail/apply.hpp"
+#include "actorflow/flow/detail/stage_loops.hpp"
+#include "actorflow/flow/detail/stage_traits.hpp"
+#include "actorflow/flow/plumbing.hpp"
+#include "actorflow/receiver.hpp"
+#include "actorflow/sender.hpp"
+#include "actorflow/task.hpp"
+
+namespace actorflow {
+
+// Definitions only: their documentation is on the declarations in
+// flow_decl.hpp (doxygen 1.9 does not match member templates defined out of
+// line, so it is kept away from these).
+/// @cond
+template <class T>
+template <class F>
+auto flow<T>::then(F f, stage_options so) && {
+  using call = detail::stage_call<F, T>;
+  static_assert(call::invocable,
+                "then(f): f must be callable with the stream's item type "
+                "T (by value or const reference)");
+  static_assert(!call::foreign,
+                "then(f): f returns an awaitable that is not "
+                "actorflow::task<U>; make f a coroutine returning task<U> "
+                "that co_awaits it");
+  using U = typename call::value;
+  static_assert(!std::is_void_v<U>,
+                "then(f): f must return a value (use for_each or inspect "
+                "for side effects only)");
+  if constexpr (!call::invocable || call::foreign || std::is_void_v<U>) {
+    return flow<T>{}; // not reached: a static_assert above failed
+  } else {
+    if (so.concurrency > 1 && !call::coroutine)
+      return flow<U>{nullptr,
+                     make_error(error_code::invalid_argument,
+                                "then(f): concurrency > 1 needs a coroutine "
+                                "f returning task<U> (a synchronous f "
+                                "runs one call at a time; use "
+                                "parallel_then)")};
+    auto channel_so = so;
+    channel_so.concurrency = 0; // handled here, not by stage()
+    return std::move(*this).template stage<U>(
+      "then", std::move(channel_so),
+      [f = std::move(f), so](receiver<T> in, sender<U> out) mutable -> task<> {
+        co_await detail::map_items(so, f, in, out);
+      });
+  }
+}
+
+template <class T>
+template <class F>
+flow<T> flow<T>::filter(F pred, stage_options so) && {
+  constexpr bool callable = std::is_invocable_v<F&, const T&>;
+  static_assert(callable, "filter(pred): pred must be callable with const "
+                          "T& (T: the stream's item type)");
+  constexpr bool ok = std::is_invocable_r_v<bool, F&, const T&>;
+  static_assert(!callable || ok,
+                "filter(pred): pred must be callable with const T& and "
+                "return something convertible to bool");
+  if constexpr (!ok)
+    return flow<T>{}; // not reached: a static_assert above failed
+  else
+    return std::move(*this).template stage<T>(
+      "filter", so,
+      [pred = std::move(pred), so](receiver<T> in,
+                                   sender<T> out) mutable -> task<> {
+        size_t index = 0;
+        auto step = [&](T&& x) {
+          auto keep = detail::apply_at(so, index++, pred, std::as_const(x));
+          return keep && static_cast<bool>(*keep)
+                   ? std::optional<T>{std::move(x)}
+                   : std::optional<T>{};
+        };
+        co_await detail::map_stage(in, out, step);
+      });
+}
+
+template <class T>
+template <class F>
+flow<T> flow<T>::inspect(F f, stage_options so) && {
+  constexpr bool callable = std::is_invocable_v<F&, const T&>;
+  static_assert(callable, "inspect(f): f must be callable with const T&");
+  using raw = typename detail::body_result<callable, F, const T>::type;
+  constexpr bool ok = callable && !detail::is_task<raw>::value;
+  static_assert(!callable || ok,
+                "inspect(f): f must be synchronous (a coroutine returning "
+                "task<U> is for then, parallel_then and route_by_key)");
+  if constexpr (!ok)
+    return flow<T>{}; // not reached: a static_assert above failed
+  else
+    return std::move(*this).template stage<T>(
+      "inspect", so,
+      [f = std::move(f), so](receiver<T> in, sender<T> out) mutable -> task<> {
+        size_t index = 0;
+        auto step = [&](T&& x) {
+          auto seen = detail::apply_at(so, index++, f, std::as_const(x));
+          return seen ? std::optional<T>{std::move(x)} : std::optional<T>{};
+        };
+        co_await detail::map_stage(in, out, step);
+      });
+}
+
+template <class T>
+flow<T> flow<T>::take(size_t k, stage_options so) && {
+  return std::move(*this).template stage<T>(
+    "take", so, [k](receiver<T> in, sender<T> out) -> task<> {
+      for (size_t n = 0; n < k; ++n) {
+        auto x = co_await in.recv();
+        if (!x || !co_await out.send(std::move(*x)))
+          co_return;
+      }
+    });
+}
+
+template <class T>
+template <class F>
+flow<T> flow<T>::take_while(F pred, stage_options so) && {
+  constexpr bool callable = std::is_invocable_v<F&, const T&>;
+  static_assert(callable, "take_while(pred): pred must be callable with "
+                          "const T& (T: the stream's item type)");
+  constexpr bool ok = std::is_invocable_r_v<bool, F&, const T&>;
+  static_assert(!callable || ok,
+                "take_while(pred): pred must be callable with const T& "
+                "and return something convertible to bool");
+  if constexpr (!ok)
+    return flow<T>{}; // not reached: a static_assert above failed
+  else
+    return std::move(*this).template stage<T>(
+      "take_while", so,
+      [pred = std::move(pred), so](receiver<T> in,
+                                   sender<T> out) mutable -> task<> {
+        size_t index = 0;
+        while (auto x = co_await in.recv()) {
+          auto keep = detail::apply_at(so, index++, pred, std::as_const(*x));
+          if (!keep)
+            continue; // skipped
+          if (!static_cast<bool>(*keep) || !co_await out.send(std::move(*x)))
+            co_return;
+        }
+      });
+}
+
+template <class T>
+flow<std::pair<uint64_t, T>> flow<T>::enumerate(stage_options so) && {
+  using U = std::pair<uint64_t, T>;
+  return std::move(*this).template stage<U>(
+    "enumerate", so, [](receiver<T> in, sender<U> out) -> task<> {
+      for (uint64_t i = 0;; ++i) {
+        auto x = co_await in.recv();
+        if (!x || !co_await out.send(U{i, std::move(*x)}))
+          co_return;
+      }
+    });
+}
+
+template <class T>
+template <class F>
+auto flow<T>::flat_map(F f, stage_options so) && {
+  constexpr bool invocable = std::is_invocable_v<F&, T&&>;
+  static_assert(invocable,
+                "flat_map(f): f must be callable with the stream's item "
+                "type T and return a range");
+  using raw = typename detail::body_result<invocable, F, T>::type;
+  constexpr bool sync = !detail::is_task<raw>::value;
+  static_assert(!invocable || sync,
+                "flat_map(f): f must be synchronous (a coroutine returning "
+                "task<U> is for then, parallel_then and route_by_key)");
+  using range = typename detail::stage_value<raw>::type;
+  constexpr bool is_range = detail::is_range<range>::value;
+  static_assert(!invocable || !sync || is_range,
+                "flat_map(f): f must return a range (a container, or "
+                "anything std::begin and std::end accept)");
+  if constexpr (!invocable || !sync || !is_range) {
+    return flow<T>{}; // not reached: a static_assert above failed
+  } else {
+    using U = std::decay_t<decltype(*std::begin(std::declval<range&>()))>;
+    return std::move(*this).template stage<U>(
+      "flat_map", so,
+      [f = std::move(f), so](receiver<T> in, sender<U> out) mutable -> task<> {
+        size_t index = 0;
+        while (auto x = co_await in.recv()) {
+          auto ys = detail::apply_at(so, index++, f, std::move(*x));
+          if (!ys)
+            continue;
+          for (auto& y : *ys)
+            if (!co_await out.send(U(std::move(y))))
+              co_return;
+        }
+      });
+  }
+}
+
+template <class T>
+flow<std::vector<T>> flow<T>::batch(size_t k, stage_options so) && {
+  using U = std::vector<T>;
+  if (k == 0)
+    return flow<U>{nullptr,
+                   make_error(error_code::invalid_argument,
+                              "batch(0): a batch holds at least one item")};
+  return std::move(*this).template stage<U>(
+    "batch", so, [k](receiver<T> in, sender<U> out) -> task<> {
+      U buf;
+      buf.reserve(k);
+      while (auto x = co_await in.recv()) {
+        buf.push_back(std::move(*x));
+        if (buf.size() == k) {
+          if (!co_await out.send(std::exchange(buf, U{})))
+            co_return;
+          buf.reserve(k);
+        }
+      }
+      if (!buf.empty())
+        (void)co_await out.send(std::move(buf));
+    });
+}
+
+template <class T>
+auto flow<T>::unbatch(stage_options so) && {
+  return std::move(*this).flat_map([](T xs) { return xs; }, so);
+}
+
+/// @endcond
+
+} // namespace actorflow
