@@ -37,6 +37,7 @@
 
 #include "actorflow/detail/export.hpp"
 #include "actorflow/flow.hpp"
+#include "actorflow/flow/detail/reorder_buffer.hpp"
 #include "actorflow/remote/detail/awaiters.hpp"
 #include "actorflow/remote/detail/supervise.hpp"
 #include "actorflow/remote/node.hpp"
@@ -139,52 +140,15 @@ task<> remote_scatter(receiver<In> in, receiver<uint64_t> acks,
                                               + " items unfinished"));
 }
 
-/// The ordered gather's reordering: results by sequence number in a ring of
-/// `window` slots, from the next one to emit on.
-template <class Out>
-class remote_reorder_slots {
-public:
-  explicit remote_reorder_slots(size_t window) : slots_(window) {
-    // nop
-  }
-
-  /// Files result `s`; false for a duplicate (a lost worker's item done
-  /// twice), which the gather drops.
-  bool file(uint64_t s, Out&& y) {
-    auto& slot = slots_[s % slots_.size()];
-    if (s < next_ || s >= next_ + slots_.size() || slot)
-      return false;
-    slot.emplace(std::move(y));
-    return true;
-  }
-
-  /// The sequence number that leaves next.
-  uint64_t next() const noexcept {
-    return next_;
-  }
-
-  /// Takes the next result in order, if it arrived (and moves on past it).
-  std::optional<Out> pop_ready() {
-    auto& head = slots_[next_ % slots_.size()];
-    if (!head)
-      return std::nullopt;
-    std::optional<Out> y{std::move(*head)};
-    head.reset();
-    ++next_;
-    return y;
-  }
-
-private:
-  std::vector<std::optional<Out>> slots_;
-  uint64_t next_ = 0;
-};
-
 /// The ordered gather: restores sequence order, drops duplicates, acks every
 /// emitted item (and every item it holds back).
 template <class Out>
 task<> remote_gather_ordered(receiver<job<Out>> results, sender<uint64_t> acks,
                              sender<Out> out, size_t window) {
-  remote_reorder_slots<Out> pending{window};
+  // Holds at most `window` results: the scatter never has more than that
+  // unacknowledged, and `file` refuses duplicates (a lost worker's item done
+  // twice).
+  reorder_buffer<Out> pending{window};
   while (auto r = co_await results.recv()) {
     auto s = r->first;
     if (!pending.file(s, std::move(r->second)))
@@ -195,7 +159,7 @@ task<> remote_gather_ordered(receiver<job<Out>> results, sender<uint64_t> acks,
     }
     for (;;) {
       auto emitted = pending.next();
-      auto y = pending.pop_ready();
+      auto y = pending.pop();
       if (!y)
         break;
       if (!co_await out.send(std::move(*y)))
