@@ -176,13 +176,7 @@ public:
     auto s = state_.load(std::memory_order_relaxed);
     if (s == stage_state::busy || s == stage_state::done)
       return;
-    auto now = probe_clock();
-    write_begin();
-    if (s != stage_state::starting)
-      add_span(ticks_[index(s)], since_.load(std::memory_order_relaxed), now);
-    since_.store(now, std::memory_order_relaxed);
-    state_.store(stage_state::busy, std::memory_order_relaxed);
-    write_end();
+    move_to(s, stage_state::busy);
   }
 
   /// The activation that ran the stage's code ends; the stage now waits in
@@ -190,12 +184,7 @@ public:
   void leave(stage_state next) noexcept {
     if (state_.load(std::memory_order_relaxed) != stage_state::busy)
       return;
-    auto now = probe_clock();
-    write_begin();
-    add_span(ticks_[busy_ticks], since_.load(std::memory_order_relaxed), now);
-    since_.store(now, std::memory_order_relaxed);
-    state_.store(next, std::memory_order_relaxed);
-    write_end();
+    move_to(stage_state::busy, next);
   }
 
   /// The stage ended; later activations (close acknowledgements) no longer
@@ -204,13 +193,7 @@ public:
     auto s = state_.load(std::memory_order_relaxed);
     if (s == stage_state::done)
       return;
-    auto now = probe_clock();
-    write_begin();
-    if (s != stage_state::starting)
-      add_span(ticks_[index(s)], since_.load(std::memory_order_relaxed), now);
-    since_.store(now, std::memory_order_relaxed);
-    state_.store(stage_state::done, std::memory_order_relaxed);
-    write_end();
+    move_to(s, stage_state::done);
   }
 
   // -- ports (set up while building, or when an endpoint binds) --------------
@@ -260,6 +243,19 @@ public:
   }
 
 private:
+  /// Leaves state `from` (adding the time spent in it, unless the stage was
+  /// only starting) for state `to`.
+  void move_to(stage_state from, stage_state to) noexcept {
+    auto now = probe_clock();
+    write_begin();
+    if (from != stage_state::starting)
+      add_span(ticks_[index(from)], since_.load(std::memory_order_relaxed),
+               now);
+    since_.store(now, std::memory_order_relaxed);
+    state_.store(to, std::memory_order_relaxed);
+    write_end();
+  }
+
   static int index(stage_state s) noexcept {
     return static_cast<int>(s) - static_cast<int>(stage_state::busy);
   }
