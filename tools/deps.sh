@@ -8,6 +8,7 @@ packages=(
   cmake
   g++
   pkg-config
+  patch
   libcaf-dev
   libssl-dev
   openssl
