@@ -23,17 +23,6 @@
 using namespace actorflow_test;
 namespace utf = boost::unit_test;
 
-#if defined(__SANITIZE_ADDRESS__)
-#  define FLOW_TEST_ASAN 1
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define FLOW_TEST_ASAN 1
-#  endif
-#endif
-#ifndef FLOW_TEST_ASAN
-#  define FLOW_TEST_ASAN 0
-#endif
-
 // -- randomized pipelines ------------------------------------------------------
 
 namespace {
@@ -377,7 +366,7 @@ void run_random_case(caf::actor_system& sys, uint64_t seed) {
   }
 }
 
-#if FLOW_TEST_ASAN
+#if ACTORFLOW_TEST_ASAN
 constexpr int random_cases_per_batch = 20;
 #else
 constexpr int random_cases_per_batch = 50;

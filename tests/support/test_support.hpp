@@ -31,9 +31,38 @@ inline std::ostream& boost_test_print_type(std::ostream& os, error_code x) {
 
 } // namespace actorflow
 
+#if defined(__SANITIZE_ADDRESS__)
+#  define ACTORFLOW_TEST_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define ACTORFLOW_TEST_ASAN 1
+#  endif
+#endif
+#ifndef ACTORFLOW_TEST_ASAN
+#  define ACTORFLOW_TEST_ASAN 0
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#  define ACTORFLOW_TEST_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define ACTORFLOW_TEST_TSAN 1
+#  endif
+#endif
+#ifndef ACTORFLOW_TEST_TSAN
+#  define ACTORFLOW_TEST_TSAN 0
+#endif
+
 namespace actorflow_test {
 
 using namespace std::chrono_literals;
+
+/// Built with AddressSanitizer: redzones and quarantine inflate memory.
+inline constexpr bool asan_build = ACTORFLOW_TEST_ASAN != 0;
+
+/// Built with ThreadSanitizer: shadow memory inflates memory, and every
+/// memory access costs several times more.
+inline constexpr bool tsan_build = ACTORFLOW_TEST_TSAN != 0;
 
 /// Aborts the process if the test case runs longer than `limit`: a hang is a
 /// failure, and a hung actor_system destructor would otherwise stall the
@@ -41,6 +70,8 @@ using namespace std::chrono_literals;
 class watchdog {
 public:
   explicit watchdog(std::chrono::seconds limit = 30s) {
+    if constexpr (tsan_build)
+      limit *= 4; // as the suites' ctest timeouts
     auto name = boost::unit_test::framework::current_test_case().p_name.get();
     thread_ = std::thread([this, limit, name] {
       std::unique_lock guard{mtx_};
