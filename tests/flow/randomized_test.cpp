@@ -366,11 +366,8 @@ void run_random_case(caf::actor_system& sys, uint64_t seed) {
   }
 }
 
-#if ACTORFLOW_TEST_ASAN
-constexpr int random_cases_per_batch = 20;
-#else
-constexpr int random_cases_per_batch = 50;
-#endif
+// Fewer under the sanitizers, which run each case several times slower.
+constexpr int random_cases_per_batch = asan_build || tsan_build ? 20 : 50;
 
 /// Runs batch `batch` of the randomized pipelines (seeds are fixed).
 void run_random_batch(caf::actor_system& sys, int batch) {
