@@ -17,6 +17,10 @@ packages=(
   libbenchmark-dev
   clang-format
   doxygen
+  # tools/fuzz.sh: clang and its libFuzzer/sanitizer runtimes (not a
+  # dependency of Debian 12's clang package)
+  clang
+  libclang-rt-14-dev
 )
 
 missing=()

@@ -34,7 +34,7 @@ namespace {
 
 /// Set in the config by `init_distribution` when TLS was asked for, even if
 /// its files are bad: such a process must fail, never fall back to plain TCP.
-constexpr const char* tls_requested_key = "actorflow.tls";
+constexpr char tls_requested_key[] = "actorflow.tls";
 
 #ifdef ACTORFLOW_WITH_TLS
 

@@ -43,16 +43,6 @@ std::vector<std::string> stage_registry::names() const {
 
 namespace {
 
-struct node_state {
-  std::shared_ptr<const stage_registry> reg;
-  /// Workers by the work channel they serve: when that channel is down (its
-  /// pipeline ended, or its driver is lost), they stop.
-  std::unordered_map<caf::actor_addr, std::vector<worker>> by_channel;
-  std::shared_ptr<std::atomic<uint64_t>> running
-    = std::make_shared<std::atomic<uint64_t>>(0);
-  static inline const char* name = "actorflow.node";
-};
-
 std::string describe(const detail::item_type_info& x) {
   return x.name + " (layout " + x.layout + ")";
 }
@@ -66,6 +56,56 @@ std::string join(const std::vector<std::string>& xs) {
   }
   return result.empty() ? "none" : result;
 }
+
+} // namespace
+
+namespace detail {
+
+caf::expected<const stage_entry*> check_spawn(
+  const stage_registry& reg, const std::string& stage,
+  const std::string& in_name, const std::string& in_layout,
+  const std::string& out_name, const std::string& out_layout,
+  const remote_handle& work, const remote_handle& results) {
+  auto entry = reg.find(stage);
+  if (entry == nullptr)
+    return make_error(error_code::unknown_stage,
+                      "the node has no stage '" + stage
+                        + "' (it has: " + join(reg.names()) + ")");
+  auto in = find_item_type(entry->in);
+  auto out = find_item_type(entry->out);
+  if (in == nullptr || out == nullptr)
+    return make_error(error_code::type_mismatch,
+                      "the node did not register the item types of stage '"
+                        + stage + "' (stage_registry::add_item_type)");
+  if (in->name != in_name || in->layout != in_layout)
+    return make_error(error_code::type_mismatch,
+                      "stage '" + stage + "' takes " + describe(*in)
+                        + " on the node; the driver sends " + in_name
+                        + " (layout " + in_layout + ")");
+  if (out->name != out_name || out->layout != out_layout)
+    return make_error(error_code::type_mismatch,
+                      "stage '" + stage + "' returns " + describe(*out)
+                        + " on the node; the driver expects " + out_name
+                        + " (layout " + out_layout + ")");
+  if (!well_formed(work, 2) || !well_formed(results, 1))
+    return make_error(error_code::invalid_argument,
+                      "malformed spawn request (channel ends)");
+  return entry;
+}
+
+} // namespace detail
+
+namespace {
+
+struct node_state {
+  std::shared_ptr<const stage_registry> reg;
+  /// Workers by the work channel they serve: when that channel is down (its
+  /// pipeline ended, or its driver is lost), they stop.
+  std::unordered_map<caf::actor_addr, std::vector<worker>> by_channel;
+  std::shared_ptr<std::atomic<uint64_t>> running
+    = std::make_shared<std::atomic<uint64_t>>(0);
+  static inline const char* name = "actorflow.node";
+};
 
 caf::behavior node_actor(caf::stateful_actor<node_state>* self,
                          std::shared_ptr<const stage_registry> reg) {
@@ -84,32 +124,11 @@ caf::behavior node_actor(caf::stateful_actor<node_state>* self,
            const std::string& out_name, const std::string& out_layout,
            const remote_handle& work, const remote_handle& results,
            const std::string& worker_name) -> caf::result<caf::actor> {
-      auto& reg = *self->state.reg;
-      auto entry = reg.find(stage);
-      if (entry == nullptr)
-        return make_error(error_code::unknown_stage,
-                          "the node has no stage '" + stage
-                            + "' (it has: " + join(reg.names()) + ")");
-      auto in = detail::find_item_type(entry->in);
-      auto out = detail::find_item_type(entry->out);
-      if (in == nullptr || out == nullptr)
-        return make_error(error_code::type_mismatch,
-                          "the node did not register the item types of "
-                          "stage '"
-                            + stage + "' (stage_registry::add_item_type)");
-      if (in->name != in_name || in->layout != in_layout)
-        return make_error(error_code::type_mismatch,
-                          "stage '" + stage + "' takes " + describe(*in)
-                            + " on the node; the driver sends " + in_name
-                            + " (layout " + in_layout + ")");
-      if (out->name != out_name || out->layout != out_layout)
-        return make_error(error_code::type_mismatch,
-                          "stage '" + stage + "' returns " + describe(*out)
-                            + " on the node; the driver expects " + out_name
-                            + " (layout " + out_layout + ")");
-      if (!detail::well_formed(work, 2) || !detail::well_formed(results, 1))
-        return make_error(error_code::invalid_argument,
-                          "malformed spawn request (channel ends)");
+      auto entry = detail::check_spawn(*self->state.reg, stage, in_name,
+                                       in_layout, out_name, out_layout, work,
+                                       results);
+      if (!entry)
+        return std::move(entry.error());
       worker_options wo;
       wo.name = worker_name;
       auto running = self->state.running;
@@ -117,7 +136,7 @@ caf::behavior node_actor(caf::stateful_actor<node_state>* self,
         --*running;
       };
       ++*running;
-      auto w = entry->spawn(self->system(), work, results, std::move(wo));
+      auto w = (*entry)->spawn(self->system(), work, results, std::move(wo));
       // Stop the worker once either channel is down: the driver may have
       // abandoned an end before this request arrived (its supervisor was
       // stopped, or its spawn timed out), and the channel then ignores the

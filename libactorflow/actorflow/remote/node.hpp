@@ -161,6 +161,17 @@ using node_info_atom = caf::atom_constant<caf::atom("af_ninfo")>;
 /// Asks a node how many batches from peers it refused to load.
 using node_rejected_atom = caf::atom_constant<caf::atom("af_nrej")>;
 
+/// Checks a driver's spawn request (the elements after `node_spawn_atom`)
+/// against `reg`: the stage exists, its item types have the driver's names
+/// and layouts, and both channel ends are well formed. Returns the stage, or
+/// the error the driver gets. Every field comes from a peer's bytes; a
+/// separate function so that fuzz/ can run the node's own check.
+ACTORFLOW_EXPORT caf::expected<const stage_entry*> check_spawn(
+  const stage_registry& reg, const std::string& stage,
+  const std::string& in_name, const std::string& in_layout,
+  const std::string& out_name, const std::string& out_layout,
+  const remote_handle& work, const remote_handle& results);
+
 } // namespace detail
 
 } // namespace actorflow
