@@ -29,7 +29,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # Options spelled out, so that a reused build-fuzz/ cannot carry others.
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_SHARED_LIBS=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DBUILD_SHARED_LIBS=OFF \
   -DACTORFLOW_BUILD_FUZZERS=ON -DACTORFLOW_SANITIZERS=address,undefined \
   -DACTORFLOW_WARNINGS_AS_ERRORS=ON -DACTORFLOW_BUILD_TESTS=OFF \
   -DACTORFLOW_BUILD_EXAMPLES=OFF -DACTORFLOW_BUILD_TOOLS=OFF \
