@@ -41,7 +41,10 @@ using actorflow::remote_handle;
 
 namespace {
 
-/// Decodes a message from `data`; false if it does not load.
+/// Decodes a message from `data` as CAF's BASP broker does (`source(msg)`):
+/// CAF drops the error of a message that fails to load (data_processor.hpp,
+/// apply for types with `serialize`), which then stays empty; the result is
+/// false only if a later CAF reports one.
 bool decode(caf::message& msg, const char* data, size_t size) {
   caf::binary_deserializer source{env().ctx.get(), data, size};
   alloc_limit guard{64 * size + 65536};

@@ -45,6 +45,12 @@ final_stat() {
   sed -n "s/^stat::$2: *//p" "$1" | tail -n 1
 }
 
+# last_cov <log>: the coverage libFuzzer reported last (none if it crashed
+# on a seed).
+last_cov() {
+  { grep -o 'cov: [0-9]*' "$1" || true; } | tail -n 1 | cut -d' ' -f2
+}
+
 failed=()
 printf '%-14s %12s %8s %6s %7s %9s\n' harness executions exec/s cov corpus findings
 for h in "${harnesses[@]}"; do
@@ -65,7 +71,7 @@ for h in "${harnesses[@]}"; do
     -artifact_prefix="$run/artifacts/" "${dict[@]}" "$run/corpus" \
     >"$run/log" 2>&1 || rc=$?
   findings=$(find "$run/artifacts" -type f | wc -l)
-  cov=$(grep -o 'cov: [0-9]*' "$run/log" | tail -n 1 | cut -d' ' -f2)
+  cov=$(last_cov "$run/log")
   printf '%-14s %12s %8s %6s %7s %9s\n' "$h" \
     "$(final_stat "$run/log" number_of_executed_units)" \
     "$(final_stat "$run/log" average_exec_per_sec)" "${cov:-?}" \
