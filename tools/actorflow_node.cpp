@@ -4,7 +4,8 @@
 //
 //   actorflow_node --plugins=libmy_stages.so[,more.so] [--host=127.0.0.1]
 //                  [--port=4242] [--heartbeat-ms=500] [--timeout-ms=5000]
-//                  [--exit-with-parent]
+//                  [--max-message-bytes=67108864]
+//                  [--max-pending-bytes=268435456] [--exit-with-parent]
 //                  [--tls-cert=node.pem --tls-key=node.key --tls-ca=ca.pem]
 //
 // A plugin is a shared object with the entry point
@@ -25,10 +26,17 @@
 // listens. Without TLS on an address other than the loopback it warns: any
 // peer that reaches the port can then talk to it (see README, Security).
 //
+// A peer's message larger than --max-message-bytes, or one that would take
+// the payloads in transit on all connections over --max-pending-bytes,
+// closes its connection before the node allocates anything for it, and so
+// does an inbound connection that sends no complete message header within
+// --timeout-ms (node_guard.hpp: CAF 0.17 caps neither). This guards plain
+// TCP; with TLS, CAF's OpenSSL module makes the connections.
+//
 // If CAF's network broker dies (CAF 0.17 lets an exception from decoding a
-// peer's bytes, or a failed allocation for a peer's oversized message, end
-// it), the node can no longer accept or serve anyone: it says so and exits
-// with a failure, so that its supervisor (systemd) starts it again.
+// peer's bytes end it), the node can no longer accept or serve anyone: it
+// says so and exits with a failure, so that its supervisor (systemd) starts
+// it again.
 
 #include <csignal>
 #include <cstdio>
@@ -39,6 +47,9 @@
 #include <vector>
 
 #include <dlfcn.h>
+#ifdef __GLIBC__
+#  include <malloc.h>
+#endif
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -46,6 +57,8 @@
 #include <caf/io/all.hpp>
 
 #include "actorflow/all.hpp"
+
+#include "node_guard.hpp"
 
 namespace {
 
@@ -55,6 +68,8 @@ struct node_config : caf::actor_system_config {
   uint16_t port = 0;
   size_t heartbeat_ms = 500;
   size_t timeout_ms = 5000;
+  size_t max_message_bytes = actorflow_node::guard_limits{}.max_message;
+  size_t max_pending_bytes = actorflow_node::guard_limits{}.max_pending;
   bool exit_with_parent = false;
   actorflow::tls_flags tls;
 
@@ -67,6 +82,10 @@ struct node_config : caf::actor_system_config {
         .add(heartbeat_ms, "heartbeat-ms", "heartbeat interval (0: none)")
         .add(timeout_ms, "timeout-ms",
              "a silent connection counts as lost after this long")
+        .add(max_message_bytes, "max-message-bytes",
+             "a peer's larger message closes its connection")
+        .add(max_pending_bytes, "max-pending-bytes",
+             "payloads in transit on all connections, together, at most")
         .add(exit_with_parent, "exit-with-parent",
              "die with the process that started this node (tests, scripts)"));
   }
@@ -125,6 +144,13 @@ void exit_with_the_broker(caf::actor_system& sys) {
 } // namespace
 
 int main(int argc, char** argv) {
+#ifdef __GLIBC__
+  // glibc raises its mmap threshold to the size of each large block freed
+  // (up to 32 MiB): after one large message from a peer, later ones come
+  // from the heap and stay resident. A fixed threshold (glibc's initial
+  // one) returns every large buffer to the system when it is freed.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
   node_config cfg;
   actorflow::init(cfg);
   if (auto err = cfg.parse(argc, argv)) {
@@ -156,6 +182,11 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   reg->apply(cfg);
+  actorflow_node::guard_limits limits;
+  limits.max_message = cfg.max_message_bytes;
+  limits.max_pending = cfg.max_pending_bytes;
+  limits.greeting_timeout = std::chrono::milliseconds{cfg.timeout_ms};
+  actorflow_node::install_guard(cfg, limits);
   // Block the stop signals before CAF starts its threads: sigwait below
   // receives them.
   sigset_t stop;
@@ -164,6 +195,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   caf::actor_system sys{cfg};
+  actorflow_node::start_guard(sys);
   auto port = actorflow::serve_node(sys, reg, {cfg.host, cfg.port});
   if (!port) {
     std::fprintf(stderr, "actorflow_node: %s\n",

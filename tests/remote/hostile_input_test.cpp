@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <typeindex>
 #include <vector>
@@ -55,16 +54,6 @@ Forged forge(uint64_t n, size_t payload,
   result.n = n;
   result.bytes.assign(payload, 'x');
   return result;
-}
-
-/// The resident set of process `pid` in bytes.
-long long rss_of(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stoll(line.substr(6)) * 1024;
-  return -1;
 }
 
 struct hostile_fixture {

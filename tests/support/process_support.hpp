@@ -5,11 +5,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -131,5 +133,28 @@ private:
   int status_ = 0;
   std::string buf_;
 };
+
+/// The resident set of process `pid` in bytes (VmRSS), or -1.
+inline long long rss_of(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stoll(line.substr(6)) * 1024;
+  return -1;
+}
+
+/// How many file descriptors process `pid` has open, or -1.
+inline long long fd_count(pid_t pid) {
+  auto dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (dir == nullptr)
+    return -1;
+  long long result = 0;
+  while (auto entry = ::readdir(dir))
+    if (entry->d_name[0] != '.')
+      ++result;
+  ::closedir(dir);
+  return result;
+}
 
 } // namespace actorflow_test
