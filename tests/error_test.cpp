@@ -94,3 +94,10 @@ BOOST_AUTO_TEST_CASE(init_registers_the_renderer) {
   BOOST_TEST(rendered.find("invalid_capacity") != std::string::npos);
   BOOST_TEST(rendered.find("capacity 0") != std::string::npos);
 }
+
+//! Contract: what() of an empty error (a run that succeeded, a worker that
+//! ended normally) is an empty string, not a crash.
+BOOST_AUTO_TEST_CASE(what_of_no_error_is_empty) {
+  BOOST_TEST(actorflow::what(caf::error{}).empty());
+  BOOST_TEST(actorflow::what(caf::make_error(caf::sec::runtime_error)).empty());
+}

@@ -56,6 +56,9 @@ error_exception::error_exception(caf::error err)
 }
 
 std::string what(const caf::error& x) {
+  // CAF 0.17 reads the category of an empty error through a null pointer.
+  if (!x)
+    return {};
   if (x.category() == error_category
       && x.context().match_elements<std::string>())
     return x.context().get_as<std::string>(0);

@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -126,16 +127,27 @@ struct silent_listener {
   }
 };
 
-/// The published actor of `node`, connected from `sys` (CAF 0.17 with
-/// heartbeats may close a connection whose handshake is still running at its
-/// next heartbeat tick: try again, as remote_parallel_then's supervisors do).
-inline caf::actor connect_to(caf::actor_system& sys, const test_node& node) {
-  auto port = static_cast<uint16_t>(
-    std::stoi(node.address.substr(node.address.rfind(':') + 1)));
+/// The published actor at `address` (127.0.0.1:port), connected from `sys`.
+/// CAF 0.17 with heartbeats closes a connection whose handshake is still
+/// running at its next heartbeat tick (the connecting side's last contact
+/// starts at the epoch); on a loaded machine that can happen many times in a
+/// row. So it tries again for up to 8 s, like remote_parallel_then's
+/// supervisors with the tests' `connect_timeout`.
+inline caf::expected<caf::actor> try_connect(caf::actor_system& sys,
+                                             const std::string& address) {
+  auto port
+    = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{8};
   auto hdl = sys.middleman().remote_actor("127.0.0.1", port);
-  for (int i = 0; i < 5 && !hdl && hdl.error() == caf::sec::connection_timeout;
-       ++i)
+  while (!hdl && hdl.error() == caf::sec::connection_timeout
+         && std::chrono::steady_clock::now() < until)
     hdl = sys.middleman().remote_actor("127.0.0.1", port);
+  return hdl;
+}
+
+/// The published actor of `node`, connected from `sys` (see try_connect).
+inline caf::actor connect_to(caf::actor_system& sys, const test_node& node) {
+  auto hdl = try_connect(sys, node.address);
   BOOST_REQUIRE_MESSAGE(hdl, (hdl ? "" : sys.render(hdl.error())));
   return *hdl;
 }

@@ -16,6 +16,8 @@
 ///   (close_rx, id, vector<T> unconsumed, u32 consumed)
 ///   (abandon, id): an end opened for another process that never bound (its
 ///                  process died first); bound ends are dropped on down_msg
+///   (forget, id) -> bool: the process of an exported end is lost; drop the
+///                  end now, bound or not (answers once done)
 ///
 /// `id` is an `endpoint_id` (unique across processes); item vectors travel
 /// as `batch<T>` (see batch.hpp for the wire format).
@@ -48,5 +50,6 @@ using join_atom = caf::atom_constant<caf::atom("af_join")>;
 using close_ack_atom = caf::atom_constant<caf::atom("af_cack")>;
 using recall_atom = caf::atom_constant<caf::atom("af_recall")>;
 using abandon_atom = caf::atom_constant<caf::atom("af_abandon")>;
+using forget_atom = caf::atom_constant<caf::atom("af_forget")>;
 
 } // namespace actorflow::detail

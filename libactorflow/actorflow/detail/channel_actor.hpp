@@ -100,6 +100,17 @@ public:
           drop_rx(i);
         settle();
       },
+      [this](forget_atom, endpoint_id id) {
+        // The process holding this end is lost, bound or not: drop it now,
+        // without waiting for the down message of its actor (which races
+        // with the one its supervisor got), and answer once done.
+        bool known = txs_.count(id) != 0 || rxs_.count(id) != 0;
+        drop_tx(id);
+        if (auto i = rxs_.find(id); i != rxs_.end())
+          drop_rx(i);
+        settle();
+        return known;
+      },
       [this](rx_gone_atom, endpoint_id, batch<T>& xs, uint64_t) {
         // Bounced: the sender closed before its returned items reached it.
         stats_->count_dropped(xs.size());

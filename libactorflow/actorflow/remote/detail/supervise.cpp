@@ -15,6 +15,8 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 
+#include "actorflow/ask.hpp"
+#include "actorflow/detail/atoms.hpp"
 #include "actorflow/remote/detail/awaiters.hpp"
 #include "actorflow/remote/detail/remote_stage.hpp"
 #include "actorflow/remote/distribution.hpp"
@@ -117,6 +119,15 @@ void connect_awaiter::await_suspend(std::coroutine_handle<> h) {
                                       + " accepted the connection but did "
                                         "not complete CAF's handshake within "
                                       + ms(std::max(budget, timeout)) + hint));
+        } else if (err == caf::sec::cannot_connect_to_node) {
+          // No TCP connection at all (CAF does not say why): TLS plays no
+          // part yet, so the hint would mislead.
+          result.emplace(make_error(
+            error_code::connect_failed,
+            "cannot connect to the node at " + where
+              + ": the connection was refused or failed (no node listens "
+                "there, it died, or the host is unreachable; "
+              + self->system().render(err) + ")"));
         } else {
           // The peer closed the connection during CAF's handshake: either
           // CAF 0.17's heartbeat check raced the handshake (more likely on a
@@ -258,6 +269,13 @@ task<> supervise(std::string where, uint16_t port, std::string host,
     // workers. Ends it had not bound yet would keep the channels open; the
     // scatter sends its items again.
     lease.abandon();
+    // The work channel watches the worker itself and would stop handing it
+    // items on its own down message, which races with this one: items the
+    // scatter sends after its resend could go to the lost worker and never
+    // come out. So the channel drops the worker's end first.
+    auto forgetting = ask<bool>(work.channel, opts.spawn_timeout,
+                                forget_atom::value, work.id);
+    (void)co_await forgetting;
     if (opts.on_worker_lost)
       opts.on_worker_lost(where, *lost);
     (void)co_await acks.send(lost_marker);
