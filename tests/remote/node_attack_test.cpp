@@ -49,19 +49,11 @@ constexpr long long mib = 1024 * 1024;
 /// and below the smallest payload that the huge-length test refuses.
 constexpr long long rss_bound = 24 * mib;
 
-#if defined(__SANITIZE_ADDRESS__)
-#  define ACTORFLOW_TEST_ASAN 1
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define ACTORFLOW_TEST_ASAN 1
-#  endif
-#endif
-
 /// Under AddressSanitizer, the nodes started from here on run without its
 /// quarantine: it holds up to 256 MiB of freed memory, which reads as
 /// growth (the other suites look for use after free in nodes).
 void nodes_without_quarantine() {
-#ifdef ACTORFLOW_TEST_ASAN
+#if ACTORFLOW_TEST_ASAN
   constexpr const char* opts = "quarantine_size_mb=0:"
                                "thread_local_quarantine_size_kb=0";
   std::string env;
@@ -640,7 +632,7 @@ BOOST_AUTO_TEST_CASE(connections_that_never_finish_their_handshake) {
 //! its RSS and fd count after the last equal those after the first tenth.
 BOOST_AUTO_TEST_CASE(short_pipelines_one_after_another) {
   test_node node;
-#ifdef ACTORFLOW_TEST_ASAN
+#if ACTORFLOW_TEST_ASAN
   auto n = env_count("ACTORFLOW_ATTACK_PIPELINES", 200);
 #else
   auto n = env_count("ACTORFLOW_ATTACK_PIPELINES", 500);
