@@ -89,11 +89,11 @@ void connect_awaiter::await_suspend(std::coroutine_handle<> h) {
   auto mm = connector(self->system());
   // A TLS process and a plain one cannot talk; the connect fails or times
   // out without saying why, so say which side this one is.
-  auto hint = std::string{tls_requested(self->system())
-                            ? " (this driver uses TLS: is the node started "
-                              "with TLS and a certificate from the same CA?)"
-                            : " (this driver uses plain TCP: does the node "
-                              "use TLS?)"};
+  auto tls = tls_requested(self->system());
+  auto hint = std::string{tls ? " (this driver uses TLS: is the node started "
+                                "with TLS and a certificate from the same CA?)"
+                              : " (this driver uses plain TCP: does the node "
+                                "use TLS?)"};
   self->request(mm, timeout, caf::connect_atom::value, host, port)
     .then(
       [this, h, self, where](const caf::node_id&, caf::strong_actor_ptr& ptr,
@@ -106,7 +106,7 @@ void connect_awaiter::await_suspend(std::coroutine_handle<> h) {
                        "no actorflow node is published at " + where));
         self->resume_from_callback(h);
       },
-      [this, h, self, where, hint](caf::error& err) {
+      [this, h, self, where, hint, tls](caf::error& err) {
         if (err == caf::sec::request_timeout)
           result.emplace(make_error(error_code::timeout,
                                     "connecting to the node at " + where
@@ -120,14 +120,15 @@ void connect_awaiter::await_suspend(std::coroutine_handle<> h) {
                                         "not complete CAF's handshake within "
                                       + ms(std::max(budget, timeout)) + hint));
         } else if (err == caf::sec::cannot_connect_to_node) {
-          // No TCP connection at all (CAF does not say why): TLS plays no
-          // part yet, so the hint would mislead.
+          // Plain TCP: no connection at all (CAF does not say why), so the
+          // TLS hint would mislead. CAF's OpenSSL module also reports a
+          // failed TLS handshake (say, with a plain node) this way.
           result.emplace(make_error(
             error_code::connect_failed,
             "cannot connect to the node at " + where
               + ": the connection was refused or failed (no node listens "
                 "there, it died, or the host is unreachable; "
-              + self->system().render(err) + ")"));
+              + self->system().render(err) + ")" + (tls ? hint : "")));
         } else {
           // The peer closed the connection during CAF's handshake: either
           // CAF 0.17's heartbeat check raced the handshake (more likely on a
