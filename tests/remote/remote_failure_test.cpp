@@ -88,8 +88,12 @@ BOOST_AUTO_TEST_CASE(kill_9_of_a_node_mid_stream_loses_and_duplicates_nothing) {
   for (int round = 0; round < 20; ++round) {
     test_node a;
     test_node b;
-    // Kill at different points: early, middle, late.
-    auto kill_at = static_cast<int32_t>(n / 20 + (round * n / 22));
+    // Kill at different points: early, middle, late; but at least one
+    // window (64 items per worker) before the end: the workers of a later
+    // kill may have been handed every item, done them and ended already,
+    // and then none is lost.
+    constexpr int32_t window = 64 * 4;
+    auto kill_at = n / 20 + round * (n - window - 2 * (n / 20)) / 19;
     auto lost = std::make_shared<std::atomic<int>>(0);
     auto o = opts();
     o.on_worker_lost = [lost, where = a.address](const std::string& at,
