@@ -27,11 +27,20 @@ namespace {
 /// (or a local one) can emit `kill_at` results before the driver connected
 /// to a slow victim, and a node that is dead before the connect is a refused
 /// connection (`connect_failed`, see remote_test), not a lost worker.
+///
+/// The run's channels hold `capacity` items each. While the signal waits,
+/// the bounded-memory promise keeps everything past result `kill_at` to
+/// these channels and the stage's window (a few hundred items): the stream
+/// cannot end before the victims are signalled, so their workers are still
+/// running, not done and gone (with the default capacity, 8192 int64s fit
+/// into the signal's input channel alone, and the other workers could do
+/// every item before a slow victim's workers got one).
 caf::expected<std::vector<int64_t>> run_and_signal(
   caf::actor_system& sys, actorflow::placement where,
   actorflow::remote_options opts, int32_t n, int32_t kill_at,
   std::vector<const test_node*> victims, int sig = SIGKILL,
   bool ordered = true) {
+  constexpr size_t capacity = 16;
   struct victim {
     std::unique_ptr<node_monitor> node;
     uint64_t workers = 0;
@@ -64,12 +73,12 @@ caf::expected<std::vector<int64_t>> run_and_signal(
                       std::move(input), std::move(where), "slow_square", opts)
                       .inspect(signal)
                       .collect()
-                      .run(sys)
+                      .run(sys, {.capacity = capacity})
                   : actorflow::remote_parallel_then_unordered<int64_t>(
                       std::move(input), std::move(where), "slow_square", opts)
                       .inspect(signal)
                       .collect()
-                      .run(sys);
+                      .run(sys, {.capacity = capacity});
   BOOST_TEST(!unready->load(),
              "a victim did not run its workers within 5 s of result "
                << kill_at << ": signalled anyway");
