@@ -55,6 +55,6 @@ status=0
 "$exe" --log_level=message --report_level=short -- "${args[@]}" \
   > "$log" 2>&1 || status=$?
 # The trials and the summary, without the nodes' start-up lines.
-grep -E "^(trial|chaos)|error|WATCHDOG|\*\*\*" "$log" |
-  sed 's/\x1b\[[0-9;]*m//g' || true
+sed 's/\x1b\[[0-9;]*m//g' "$log" |
+  grep -aE "^(trial|chaos)|error|WATCHDOG|\*\*\*" || true
 exit "$status"
