@@ -49,36 +49,6 @@ constexpr long long mib = 1024 * 1024;
 /// and below the smallest payload that the huge-length test refuses.
 constexpr long long rss_bound = 24 * mib;
 
-/// Under AddressSanitizer, the nodes started from here on run without its
-/// quarantine: it holds up to 256 MiB of freed memory, which reads as
-/// growth (the other suites look for use after free in nodes).
-void nodes_without_quarantine() {
-#if ACTORFLOW_TEST_ASAN
-  constexpr const char* opts = "quarantine_size_mb=0:"
-                               "thread_local_quarantine_size_kb=0";
-  std::string env;
-  if (auto str = std::getenv("ASAN_OPTIONS"); str != nullptr)
-    env = str;
-  if (env.find(opts) == std::string::npos) {
-    env += env.empty() ? opts : std::string{":"} + opts;
-    ::setenv("ASAN_OPTIONS", env.c_str(), 1);
-  }
-#endif
-}
-
-/// An environment variable as a count, or `fallback`.
-size_t env_count(const char* name, size_t fallback) {
-  if (auto str = std::getenv(name); str != nullptr && *str != '\0')
-    return static_cast<size_t>(std::stoull(str));
-  return fallback;
-}
-
-/// The port of a node's address "127.0.0.1:<port>".
-uint16_t port_of(const test_node& node) {
-  return static_cast<uint16_t>(
-    std::stoi(node.address.substr(node.address.rfind(':') + 1)));
-}
-
 /// A plain TCP connection to 127.0.0.1:`port` (closed when destroyed).
 class raw_conn {
 public:
@@ -297,6 +267,28 @@ struct attack_fixture {
     BOOST_TEST(after.rss - before.rss < rss_bound, what << ": the node grew");
   }
 
+  /// Runs a real pipeline through `node`, then `warm_up` (an attack round:
+  /// the node keeps some of what it allocates for reuse) and waits for the
+  /// node to close that round's connections. Returns the node's sample
+  /// after it, which the attacks that follow are measured against.
+  template <class F>
+  sample warmed_up(const test_node& node, F warm_up) {
+    run_square(node);
+    auto idle = fd_count(node.pid());
+    warm_up();
+    BOOST_TEST(settled_fds(node, idle) <= idle);
+    return sample_of(node);
+  }
+
+  /// Once `node` closed the attacks' connections: checks that it grew less
+  /// than the bounds since `before` and serves a real pipeline.
+  void ends_flat(const test_node& node, const sample& before,
+                 const char* what) {
+    settled_fds(node, before.fds);
+    check_flat(node, before, sample_of(node), what);
+    run_square(node);
+  }
+
   // -- BASP bytes ------------------------------------------------------------
 
   std::vector<char> bytes_of(basp::header hdr) {
@@ -471,16 +463,10 @@ BOOST_FIXTURE_TEST_SUITE(node_attack, attack_fixture)
 BOOST_AUTO_TEST_CASE(random_bytes_and_garbled_handshakes) {
   test_node node;
   auto port = port_of(node);
-  run_square(node);
-  auto idle = fd_count(node.pid());
-  attack_round(port, 50); // warm-up
-  BOOST_TEST(settled_fds(node, idle) <= idle);
-  auto before = sample_of(node);
+  auto before = warmed_up(node, [&] { attack_round(port, 50); });
   for (int round = 0; round < 4; ++round)
     attack_round(port, 100);
-  settled_fds(node, before.fds);
-  check_flat(node, before, sample_of(node), "random and garbled");
-  run_square(node);
+  ends_flat(node, before, "random and garbled");
 }
 
 //! Contract: a header that announces a huge payload (up to 4 GiB) closes its
@@ -507,9 +493,7 @@ BOOST_AUTO_TEST_CASE(a_huge_length_field_closes_the_connection) {
       BOOST_REQUIRE_LT(rss_of(node.pid()) - before.rss, rss_bound);
     }
   }
-  settled_fds(node, before.fds);
-  check_flat(node, before, sample_of(node), "huge length fields");
-  run_square(node);
+  ends_flat(node, before, "huge length fields");
 }
 
 //! Contract: many payloads under the per-message limit that would together
@@ -542,9 +526,7 @@ BOOST_AUTO_TEST_CASE(payloads_in_transit_share_one_budget) {
   late.close();
   // A payload over the per-message limit is refused whatever the budget.
   BOOST_TEST(huge_length_attack(port, (1u << 20) + 1u, true, 2000ms));
-  settled_fds(node, before.fds);
-  check_flat(node, before, sample_of(node), "payload budget");
-  run_square(node);
+  ends_flat(node, before, "payload budget");
 }
 
 //! Contract: connections opened and dropped by the thousand (closed, reset,
@@ -553,18 +535,12 @@ BOOST_AUTO_TEST_CASE(payloads_in_transit_share_one_budget) {
 BOOST_AUTO_TEST_CASE(connections_opened_and_dropped) {
   test_node node;
   auto port = port_of(node);
-  run_square(node);
-  auto idle = fd_count(node.pid());
-  churn(port, 2000); // warm-up
-  BOOST_TEST(settled_fds(node, idle) <= idle);
-  auto before = sample_of(node);
+  auto before = warmed_up(node, [&] { churn(port, 2000); });
   auto n = env_count("ACTORFLOW_ATTACK_CONNECTIONS", 10000);
   auto secs = churn(port, n);
   BOOST_TEST_MESSAGE(n << " connections opened and dropped in " << secs
                        << " s (" << static_cast<double>(n) / secs << "/s)");
-  settled_fds(node, before.fds);
-  check_flat(node, before, sample_of(node), "connections opened and dropped");
-  run_square(node);
+  ends_flat(node, before, "connections opened and dropped");
 }
 
 //! Contract: connections that never finish their handshake (silent, a
@@ -574,12 +550,10 @@ BOOST_AUTO_TEST_CASE(connections_opened_and_dropped) {
 BOOST_AUTO_TEST_CASE(connections_that_never_finish_their_handshake) {
   test_node node; // --timeout-ms=2000
   auto port = port_of(node);
-  run_square(node);
-  auto idle = fd_count(node.pid());
-  attack_round(port, 20); // warm-up
-  churn(port, 200);
-  BOOST_TEST(settled_fds(node, idle) <= idle);
-  auto before = sample_of(node);
+  auto before = warmed_up(node, [&] {
+    attack_round(port, 20);
+    churn(port, 200);
+  });
   std::vector<raw_conn> hanging;
   for (int i = 0; i < 200; ++i) {
     hanging.emplace_back(port);
@@ -623,9 +597,7 @@ BOOST_AUTO_TEST_CASE(connections_that_never_finish_their_handshake) {
     << std::chrono::duration<double>(clock_type::now() - opened).count()
     << " s");
   hanging.clear();
-  settled_fds(node, before.fds);
-  check_flat(node, before, sample_of(node), "never finished handshakes");
-  run_square(node);
+  ends_flat(node, before, "never finished handshakes");
 }
 
 //! Contract: a node serving short pipelines one after another stays flat:
