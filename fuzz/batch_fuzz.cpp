@@ -92,6 +92,12 @@ constexpr check_fn checks[] = {
 
 constexpr size_t num_checks = sizeof(checks) / sizeof(checks[0]);
 
+/// The first byte picks the check, the rest is its input.
+void check_input(const char* bytes, size_t size) {
+  if (size > 0)
+    checks[static_cast<uint8_t>(bytes[0]) % num_checks](bytes + 1, size - 1);
+}
+
 // -- seeds --------------------------------------------------------------------
 
 /// A blob batch's bytes with any header, count and payload.
@@ -156,16 +162,5 @@ void write_seeds(seed_writer& out) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
-  make_seeds_if_asked(argc, argv, write_seeds);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0)
-    return -1;
-  auto bytes = reinterpret_cast<const char*>(data);
-  must_not_throw("the batch decoder",
-                 [&] { checks[data[0] % num_checks](bytes + 1, size - 1); });
-  return 0;
-}
+AF_FUZZ_ENTRY_POINTS(
+  write_seeds, [] {}, "the batch decoder", check_input)

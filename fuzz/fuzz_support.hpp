@@ -7,6 +7,7 @@
 // and the `--make-seeds=DIR` mode that writes a harness's seed corpus.
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -45,6 +46,30 @@ void must_not_throw(const char* where, F f) {
     std::abort();
   }
 }
+
+/// Defines libFuzzer's two entry points of a harness. With
+/// `--make-seeds=DIR` on the command line, `write_seeds(seed_writer&)`
+/// writes the harness's seed corpus and the program exits; otherwise
+/// `setup()` runs once, and `check(const char*, size_t)` once per input,
+/// where an exception that escapes it ends the run with `what` named.
+///
+/// ~~~
+/// void check(const char* bytes, size_t size) { /* decode, AF_FUZZ_CHECK */ }
+/// void write_seeds(actorflow_fuzz::seed_writer& out) { /* out.add(...) */ }
+/// AF_FUZZ_ENTRY_POINTS(write_seeds, [] {}, "the decoder", check)
+/// ~~~
+#define AF_FUZZ_ENTRY_POINTS(write_seeds, setup, what, check)                  \
+  extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {               \
+    ::actorflow_fuzz::make_seeds_if_asked(argc, argv, write_seeds);            \
+    setup();                                                                   \
+    return 0;                                                                  \
+  }                                                                            \
+  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {    \
+    ::actorflow_fuzz::must_not_throw(what, [&] {                               \
+      check(reinterpret_cast<const char*>(data), size);                        \
+    });                                                                        \
+    return 0;                                                                  \
+  }
 
 #define AF_FUZZ_CHECK(cond)                                                    \
   ((cond) ? static_cast<void>(0)                                               \

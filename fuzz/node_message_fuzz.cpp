@@ -351,15 +351,5 @@ void write_seeds(seed_writer& out) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
-  make_seeds_if_asked(argc, argv, write_seeds);
-  env();
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  must_not_throw("the node's message decoder",
-                 [&] { check(reinterpret_cast<const char*>(data), size); });
-  env().proxies->clear();
-  return 0;
-}
+AF_FUZZ_ENTRY_POINTS(write_seeds, env, "the node's message decoder",
+                     node_input<check>)

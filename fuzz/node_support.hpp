@@ -170,4 +170,13 @@ inline node_env& env() {
   return *instance;
 }
 
+/// Runs `Check` on one input, then drops the proxies that the input made:
+/// in a node they live in the registry until their node's connection ends;
+/// here, until the next input.
+template <void (*Check)(const char*, size_t)>
+void node_input(const char* bytes, size_t size) {
+  Check(bytes, size);
+  env().proxies->clear();
+}
+
 } // namespace actorflow_fuzz

@@ -154,26 +154,16 @@ void write_seeds(seed_writer& out) {
   env().proxies->clear();
 }
 
+/// The first byte picks the decoder, the rest is its input.
+void check_input(const char* bytes, size_t size) {
+  if (size == 0)
+    return;
+  if (static_cast<uint8_t>(bytes[0]) % 2 == 0)
+    check_handle(bytes + 1, size - 1);
+  else
+    check_endpoint_id(bytes + 1, size - 1);
+}
+
 } // namespace
 
-extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
-  make_seeds_if_asked(argc, argv, write_seeds);
-  env();
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0)
-    return -1;
-  auto bytes = reinterpret_cast<const char*>(data);
-  must_not_throw("the decoder", [&] {
-    if (data[0] % 2 == 0)
-      check_handle(bytes + 1, size - 1);
-    else
-      check_endpoint_id(bytes + 1, size - 1);
-  });
-  // Proxies live in the registry until their node's connection ends; here,
-  // until the next input.
-  env().proxies->clear();
-  return 0;
-}
+AF_FUZZ_ENTRY_POINTS(write_seeds, env, "the decoder", node_input<check_input>)
