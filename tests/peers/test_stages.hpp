@@ -46,6 +46,14 @@ inline void register_stages(actorflow::stage_registry& reg) {
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
     return int64_t{x} * x;
   });
+  // Fast, with a 20 ms stall every 2^16 items of a thread: a consumer that
+  // stops taking items again and again, for the bounded-memory probes.
+  reg.register_stage<int32_t, int64_t>("stalling_square", [](int32_t x) {
+    thread_local uint32_t calls = 0;
+    if (++calls % (uint32_t{1} << 16) == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    return int64_t{x} * x;
+  });
   reg.register_stage<int32_t, int64_t>("throws_on_7", [](int32_t x) {
     if (x == 7)
       throw std::runtime_error("seven");
