@@ -155,11 +155,15 @@ public:
       outstanding_ -= std::min(outstanding_, static_cast<uint32_t>(xs.size()));
       if (pos_ == in_.size()) {
         in_.swap(xs);
-        pos_ = 0;
       } else {
+        // Taken items go first: a receiver that never runs dry (its next
+        // batch comes while it still holds items, as the read-ahead wants)
+        // would otherwise keep every item it ever took.
+        in_.erase(in_.begin(), in_.begin() + static_cast<ptrdiff_t>(pos_));
         in_.insert(in_.end(), std::make_move_iterator(xs.begin()),
                    std::make_move_iterator(xs.end()));
       }
+      pos_ = 0;
     } else if (msg.match_element<eos_atom>(0)) {
       eos_ = true;
     } else {
