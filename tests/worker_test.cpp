@@ -803,6 +803,7 @@ void run_abandon(bool receivers_first) {
                  "aborting\n",
                  receivers_first ? 1 : 0);
     std::fflush(stderr);
+    actorflow_test::print_thread_stacks();
     std::_Exit(4); // the future's destructor would block forever
   }
   BOOST_TEST(fut.get() == 10);

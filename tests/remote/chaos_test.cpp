@@ -323,6 +323,7 @@ trial_result run_trial(const trial_plan& plan, int32_t n) {
                    "cancel: aborting\n",
                    static_cast<unsigned long long>(plan.seed));
       std::fflush(stderr);
+      print_thread_stacks();
       std::_Exit(4);
     }
   }

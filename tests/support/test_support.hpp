@@ -15,6 +15,9 @@
 #include <string>
 #include <thread>
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 
 #include <caf/actor_system.hpp>
@@ -64,9 +67,29 @@ inline constexpr bool asan_build = ACTORFLOW_TEST_ASAN != 0;
 /// memory access costs several times more.
 inline constexpr bool tsan_build = ACTORFLOW_TEST_TSAN != 0;
 
+/// Prints the stack of every thread of this process to stderr, if gdb is
+/// installed: where a hung test waits is what its report needs. Bounded by
+/// `timeout`; ACTORFLOW_WATCHDOG_STACKS=0 turns it off.
+inline void print_thread_stacks() {
+  if (auto* on = std::getenv("ACTORFLOW_WATCHDOG_STACKS");
+      on != nullptr && std::string{on} == "0")
+    return;
+  if (::access("/usr/bin/gdb", X_OK) != 0)
+    return;
+  // Yama (ptrace_scope 1) lets only a tracer this process names attach.
+  ::prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+  auto cmd = "timeout 30 /usr/bin/gdb -nx -batch -p " + std::to_string(getpid())
+             + " -ex 'thread apply all bt 40' 1>&2 2>/dev/null";
+  std::fprintf(stderr, "*** WATCHDOG: the stacks of every thread:\n");
+  std::fflush(stderr);
+  if (std::system(cmd.c_str()) != 0)
+    std::fprintf(stderr, "*** WATCHDOG: gdb could not print them\n");
+}
+
 /// Aborts the process if the test case runs longer than `limit`: a hang is a
 /// failure, and a hung actor_system destructor would otherwise stall the
-/// whole suite until ctest kills it. A bounded wait, not a sleep.
+/// whole suite until ctest kills it. A bounded wait, not a sleep. Before it
+/// aborts, it prints every thread's stack (`print_thread_stacks`).
 class watchdog {
 public:
   explicit watchdog(std::chrono::seconds limit = 30s) {
@@ -81,6 +104,7 @@ public:
                      "%lld s (hang); aborting the suite\n",
                      name.c_str(), static_cast<long long>(limit.count()));
         std::fflush(stderr);
+        print_thread_stacks();
         std::_Exit(3);
       }
     });

@@ -39,11 +39,13 @@ constexpr uint64_t failed_marker = ~uint64_t{1};
 /// supervisor ends (an exit message destroys its frame while it waits on a
 /// connect, a spawn or a send; it does not resume):
 ///
-/// - the two channel ends it exported, until a worker on the node imports
+/// - the two channel ends it exported, until a worker on the node binds
 ///   them. The channels count an exported end until it is closed or
-///   abandoned, so an end that no worker imports would keep its channel
-///   (and, once a spawn request carried it, CAF's registry entry of that
-///   channel) alive for good;
+///   abandoned, and watch the worker only once it binds the end (at its
+///   first step). An end that no worker binds would keep its channel (and,
+///   once a spawn request carried it, CAF's registry entry of that channel)
+///   alive for good: so the ends are abandoned whenever the worker is gone
+///   or told to stop, which is a no-op for an end it bound or closed;
 /// - the worker itself, once spawned: a supervisor stopped by a cancelled or
 ///   failed pipeline stops it too, so that the node does not work through
 ///   the rest of the worker's input first.
@@ -58,11 +60,14 @@ public:
   remote_worker_lease& operator=(const remote_worker_lease&) = delete;
 
   ~remote_worker_lease() {
+    auto self = host::current();
+    if (worker_ && self != nullptr && self->stop_requested()) {
+      caf::anon_send_exit(worker_, caf::exit_reason::user_shutdown);
+      // Its node may die, or it may be stopped, before its first step.
+      armed_ = true;
+    }
     if (armed_)
       abandon();
-    auto self = host::current();
-    if (worker_ && self != nullptr && self->stop_requested())
-      caf::anon_send_exit(worker_, caf::exit_reason::user_shutdown);
   }
 
   /// The worker `w` on a node got the ends: it closes them, and the
@@ -72,9 +77,11 @@ public:
     worker_ = std::move(w);
   }
 
-  /// The worker ended: nothing to stop any more.
+  /// The worker ended, however: nothing to stop any more, and ends it did
+  /// not bind (it died or was stopped before its first step) are abandoned.
   void worker_ended() noexcept {
     worker_ = nullptr;
+    armed_ = true;
   }
 
   /// Tells both channels now that these ends will not be used (a no-op for
