@@ -40,8 +40,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-constexpr long long mib = 1024 * 1024;
-
 /// How much a node may grow over the attack rounds of one test, after a
 /// warm-up round. Measured on 2 loaded cores: at most 0.3 MiB in the normal
 /// build, 1.4 MiB under ASan (without its quarantine), where one huge

@@ -432,7 +432,8 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_CASE(failed_pipelines_leave_no_actor_behind) {
   watchdog dog{std::chrono::seconds{60}};
   test_node node;
-  auto refused = "127.0.0.1:" + std::to_string(closed_port());
+  refused_port refused_at;
+  auto refused = refused_at.address();
   auto reg = driver_stages();
   auto cfg = std::make_unique<caf::actor_system_config>();
   auto sys = std::make_unique<caf::actor_system>(prepare_driver(*cfg, *reg));

@@ -137,7 +137,8 @@ BOOST_AUTO_TEST_CASE(bad_placements_are_invalid_arguments) {
 }
 
 BOOST_AUTO_TEST_CASE(refused_connection_is_an_error) {
-  auto where = "127.0.0.1:" + std::to_string(closed_port());
+  refused_port port;
+  auto where = port.address();
   auto t0 = std::chrono::steady_clock::now();
   auto result = actorflow::remote_parallel_then<int64_t>(
                   actorflow::iota(int32_t{0}, int32_t{100}), {{where, 1}},
@@ -154,8 +155,10 @@ BOOST_AUTO_TEST_CASE(refused_connection_is_an_error) {
 // `workers_lost` that follows from it (they raced before; the scatter may
 // be blocked on its work channel or see the acks end first).
 BOOST_AUTO_TEST_CASE(the_cause_of_a_lost_stage_is_reported_not_the_loss) {
-  auto a = "127.0.0.1:" + std::to_string(closed_port());
-  auto b = "127.0.0.1:" + std::to_string(closed_port());
+  refused_port port_a;
+  refused_port port_b;
+  auto a = port_a.address();
+  auto b = port_b.address();
   for (int run = 0; run < 20; ++run) {
     auto result = actorflow::remote_parallel_then<int64_t>(
                     actorflow::iota(int32_t{0}, int32_t{20000}),

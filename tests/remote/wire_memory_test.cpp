@@ -30,8 +30,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr long long mib = 1024 * 1024;
-
 /// How much driver or node may grow after the warm-up. What credits allow
 /// in flight is far less (a window of 16384 items of 8 bytes, the channels'
 /// capacities, the link's 4 MiB per direction); the rest is the allocator's

@@ -134,6 +134,9 @@ private:
   std::string buf_;
 };
 
+/// Bytes per MiB, for bounds on VmRSS.
+inline constexpr long long mib = 1024 * 1024;
+
 /// The resident set of process `pid` in bytes (VmRSS), or -1.
 inline long long rss_of(pid_t pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};

@@ -122,19 +122,41 @@ std::string error_text(const caf::expected<T>& x) {
   return x ? std::string{} : actorflow::to_string_any(x.error());
 }
 
-/// A port on 127.0.0.1 that nothing listens on (bound, then closed).
-inline uint16_t closed_port() {
-  auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+/// A port on 127.0.0.1 that refuses every connection while this object
+/// lives: its socket is bound, so no other process can take the port (ctest
+/// runs several suites at once, and a port closed again could go to one of
+/// their listeners), and it does not listen, so a connect gets a reset.
+class refused_port {
+public:
+  refused_port() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    BOOST_REQUIRE(fd_ >= 0);
+    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+                  == 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+
+  refused_port(const refused_port&) = delete;
+  refused_port& operator=(const refused_port&) = delete;
+
+  ~refused_port() {
+    ::close(fd_);
+  }
+
+  /// "127.0.0.1:<port>".
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(port_);
+  }
+
+private:
+  int fd_;
+  uint16_t port_ = 0;
+};
 
 /// A socket on 127.0.0.1 that listens but never accepts nor speaks: a
 /// connect succeeds at the TCP level and then hears nothing.
