@@ -14,9 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
 #include <random>
 #include <set>
@@ -24,7 +22,6 @@
 #include <thread>
 #include <vector>
 
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -56,10 +53,7 @@ class raw_conn {
 public:
   explicit raw_conn(uint16_t port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
+    auto addr = loopback_address(port);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
       ::close(fd_);
       fd_ = -1;
@@ -184,46 +178,6 @@ private:
   int fd_ = -1;
   bool closed_ = false;
 };
-
-/// How many of the connections from `client_ports` (on 127.0.0.1) process
-/// `pid` holds an open socket of: its fds that are sockets, matched by inode
-/// against /proc/net/tcp. Exact where a difference of fd counts is not (an
-/// unrelated fd of the node may open or close meanwhile).
-size_t sockets_from(pid_t pid, const std::set<uint16_t>& client_ports) {
-  std::set<unsigned long> inodes;
-  auto dir = "/proc/" + std::to_string(pid) + "/fd";
-  if (auto* d = ::opendir(dir.c_str())) {
-    while (auto* e = ::readdir(d)) {
-      char target[64] = {};
-      auto path = dir + "/" + e->d_name;
-      auto n = ::readlink(path.c_str(), target, sizeof(target) - 1);
-      unsigned long inode = 0;
-      if (n > 0 && std::sscanf(target, "socket:[%lu]", &inode) == 1)
-        inodes.insert(inode);
-    }
-    ::closedir(d);
-  }
-  std::ifstream tcp{"/proc/" + std::to_string(pid) + "/net/tcp"};
-  std::string line;
-  std::getline(tcp, line); // header
-  size_t held = 0;
-  while (std::getline(tcp, line)) {
-    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-    unsigned local_ip = 0;
-    unsigned local_port = 0;
-    unsigned rem_ip = 0;
-    unsigned rem_port = 0;
-    unsigned long inode = 0;
-    if (std::sscanf(line.c_str(),
-                    " %*d: %x:%x %x:%x %*x %*x:%*x %*x:%*x %*x %*u %*u %lu",
-                    &local_ip, &local_port, &rem_ip, &rem_port, &inode)
-        == 5)
-      if (inodes.count(inode) != 0
-          && client_ports.count(static_cast<uint16_t>(rem_port)) != 0)
-        ++held;
-  }
-  return held;
-}
 
 /// How many of `conns` the node has closed after `limit`, or as soon as
 /// `enough` of them are closed.

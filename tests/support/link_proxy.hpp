@@ -34,6 +34,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "support/process_support.hpp"
+
 namespace actorflow_test {
 
 /// How a `link_proxy` delays each chunk it forwards: `base` plus a uniform
@@ -52,7 +54,7 @@ public:
   link_proxy(uint16_t target, link_delay delay, uint64_t seed)
     : target_(target), delay_(delay), rng_(seed) {
     listen_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr = loopback(0);
+    sockaddr_in addr = loopback_address(0);
     if (listen_ < 0
         || ::bind(listen_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
              != 0
@@ -135,14 +137,6 @@ private:
       .count();
   }
 
-  static sockaddr_in loopback(uint16_t port) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    return addr;
-  }
-
   static void nonblocking(int fd) {
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   }
@@ -179,7 +173,7 @@ private:
     auto c = std::make_unique<conn>();
     c->down = fd;
     c->up = ::socket(AF_INET, SOCK_STREAM, 0);
-    auto addr = loopback(target_);
+    auto addr = loopback_address(target_);
     // A blocking connect on the loopback: the kernel answers at once, even
     // for a stopped node; a dead one refuses, and the driver sees its
     // connection close.

@@ -7,12 +7,15 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -147,17 +150,70 @@ inline long long rss_of(pid_t pid) {
   return -1;
 }
 
+/// Calls `f(target)` with the target of every file descriptor process `pid`
+/// has open (e.g. "socket:[4242]"); false if its /proc entry is gone.
+template <class F>
+bool for_each_fd(pid_t pid, F f) {
+  auto dir = "/proc/" + std::to_string(pid) + "/fd";
+  auto* d = ::opendir(dir.c_str());
+  if (d == nullptr)
+    return false;
+  while (auto* e = ::readdir(d)) {
+    if (e->d_name[0] == '.')
+      continue;
+    char target[256] = {};
+    auto path = dir + "/" + e->d_name;
+    auto n = ::readlink(path.c_str(), target, sizeof(target) - 1);
+    f(std::string_view{target, n > 0 ? static_cast<size_t>(n) : 0});
+  }
+  ::closedir(d);
+  return true;
+}
+
 /// How many file descriptors process `pid` has open, or -1.
 inline long long fd_count(pid_t pid) {
-  auto dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
-  if (dir == nullptr)
-    return -1;
   long long result = 0;
-  while (auto entry = ::readdir(dir))
-    if (entry->d_name[0] != '.')
-      ++result;
-  ::closedir(dir);
-  return result;
+  return for_each_fd(pid, [&](std::string_view) { ++result; }) ? result : -1;
+}
+
+/// How many of the TCP connections from `client_ports` (on 127.0.0.1)
+/// process `pid` holds an open socket of: its fds that are sockets, matched
+/// by inode against its /proc/net/tcp. Exact where a difference of fd
+/// counts is not (an unrelated fd of the process may open or close
+/// meanwhile).
+inline size_t sockets_from(pid_t pid, const std::set<uint16_t>& client_ports) {
+  std::set<unsigned long> inodes;
+  for_each_fd(pid, [&](std::string_view target) {
+    unsigned long inode = 0;
+    if (std::sscanf(std::string{target}.c_str(), "socket:[%lu]", &inode) == 1)
+      inodes.insert(inode);
+  });
+  std::ifstream tcp{"/proc/" + std::to_string(pid) + "/net/tcp"};
+  std::string line;
+  std::getline(tcp, line); // header
+  size_t held = 0;
+  while (std::getline(tcp, line)) {
+    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+    unsigned rem_port = 0;
+    unsigned long inode = 0;
+    if (std::sscanf(line.c_str(),
+                    " %*d: %*x:%*x %*x:%x %*x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+                    &rem_port, &inode)
+          == 2
+        && inodes.count(inode) != 0
+        && client_ports.count(static_cast<uint16_t>(rem_port)) != 0)
+      ++held;
+  }
+  return held;
+}
+
+/// The address 127.0.0.1:`port` (0: any free port, for a bind).
+inline sockaddr_in loopback_address(uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  return addr;
 }
 
 } // namespace actorflow_test

@@ -129,10 +129,7 @@ std::string error_text(const caf::expected<T>& x) {
 class refused_port {
 public:
   refused_port() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
+    auto addr = loopback_address(0);
     BOOST_REQUIRE(fd_ >= 0);
     BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
                   == 0);
@@ -166,9 +163,7 @@ struct silent_listener {
 
   silent_listener() {
     fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto addr = loopback_address(0);
     ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
     ::listen(fd, 16);
     socklen_t len = sizeof(addr);
