@@ -303,8 +303,16 @@ BOOST_AUTO_TEST_CASE(a_dying_driver_leaves_the_node_clean) {
   BOOST_TEST((*result == squares(1000)));
 }
 
+/// How long a node may take to stop its workers once their pipeline ended
+/// (see below).
+constexpr std::chrono::milliseconds stop_bound{300};
+
 //! Contract: when its driver dies (kill -9), a node's workers stop within
-//! one item's work (10 ms) + 100 ms, however much input they hold.
+//! one item's work (10 ms), not after the input they hold. Measured on an
+//! idle machine: well under 100 ms. The check allows `stop_bound`: CPU hogs
+//! beside the test delay the node's threads (115 ms once in 137 soak runs),
+//! and a worker that worked through a read-ahead of 32 items of 10 ms
+//! would still fail it.
 BOOST_AUTO_TEST_CASE(a_killed_driver_stops_slow_node_workers_within_one_item) {
   test_node a;
   node_monitor node{sys, a};
@@ -319,11 +327,12 @@ BOOST_AUTO_TEST_CASE(a_killed_driver_stops_slow_node_workers_within_one_item) {
     std::chrono::steady_clock::now() - t0);
   BOOST_TEST_MESSAGE("kill -9 of the driver -> the node's workers stopped: "
                      << took.count() << " ms");
-  BOOST_TEST(took.count() <= 110);
+  BOOST_TEST(took.count() <= stop_bound.count());
 }
 
 //! Contract: cancelling a distributed pipeline stops the node's workers
-//! within one item's work (10 ms) + 100 ms, however much input they hold.
+//! within one item's work (10 ms), not after the input they hold (see the
+//! test above for the bound).
 BOOST_AUTO_TEST_CASE(cancel_stops_the_nodes_workers_within_one_item) {
   test_node a;
   node_monitor node{sys, a};
@@ -346,7 +355,7 @@ BOOST_AUTO_TEST_CASE(cancel_stops_the_nodes_workers_within_one_item) {
     std::chrono::steady_clock::now() - t0);
   BOOST_TEST_MESSAGE("cancel -> the node's workers stopped: " << took.count()
                                                               << " ms");
-  BOOST_TEST(took.count() <= 110);
+  BOOST_TEST(took.count() <= stop_bound.count());
 }
 
 //! Contract: a node that dies while the driver waits for its answer to a
