@@ -264,12 +264,14 @@ struct attack_fixture {
 
   /// Checks that `node` lives and grew less than the bounds since `before`.
   static void check_flat(const test_node& node, const sample& before,
-                         const sample& after, const char* what) {
+                         const sample& after, const char* what,
+                         bool count_fds = true) {
     BOOST_TEST_MESSAGE(what << ": node RSS " << before.rss / 1024 << " -> "
                             << after.rss / 1024 << " KiB, fds " << before.fds
                             << " -> " << after.fds);
     BOOST_REQUIRE_MESSAGE(::kill(node.pid(), 0) == 0, "the node died");
-    BOOST_TEST(after.fds <= before.fds, what << ": the node kept fds");
+    if (count_fds)
+      BOOST_TEST(after.fds <= before.fds, what << ": the node kept fds");
     BOOST_TEST(after.rss - before.rss < rss_bound, what << ": the node grew");
   }
 
@@ -436,11 +438,14 @@ struct attack_fixture {
   }
 
   /// `n` connections opened and dropped in four ways; returns the seconds.
-  double churn(uint16_t port, size_t n) {
+  /// Adds the connections' local ports to `ports`, if given.
+  double churn(uint16_t port, size_t n, std::set<uint16_t>* ports = nullptr) {
     auto t0 = clock_type::now();
     for (size_t i = 0; i < n; ++i) {
       raw_conn c{port};
       BOOST_REQUIRE(c.connected());
+      if (ports != nullptr)
+        ports->insert(c.local_port());
       switch (i % 4) {
         case 0:
           break; // closed at once
@@ -543,10 +548,22 @@ BOOST_AUTO_TEST_CASE(connections_opened_and_dropped) {
   auto port = port_of(node);
   auto before = warmed_up(node, [&] { churn(port, 2000); });
   auto n = env_count("ACTORFLOW_ATTACK_CONNECTIONS", 10000);
-  auto secs = churn(port, n);
+  std::set<uint16_t> ports;
+  auto secs = churn(port, n, &ports);
   BOOST_TEST_MESSAGE(n << " connections opened and dropped in " << secs
                        << " s (" << static_cast<double>(n) / secs << "/s)");
-  ends_flat(node, before, "connections opened and dropped");
+  // Exactly the node's sockets of these connections, not its fd count: an
+  // unrelated fd of the node may open meanwhile (fds 11 -> 12 once in 67
+  // soak runs beside CPU hogs). Each is closed once its peer's close
+  // arrives, or else by the guard after the node's timeout (2 s).
+  size_t held = 0;
+  eventually([&] { return (held = sockets_from(node.pid(), ports)) == 0; },
+             10000ms);
+  BOOST_TEST(held == 0u, "the node still holds " << held << " of the " << n
+                                                 << " dropped connections");
+  check_flat(node, before, sample_of(node), "connections opened and dropped",
+             false);
+  run_square(node);
 }
 
 //! Contract: connections that never finish their handshake (silent, a
