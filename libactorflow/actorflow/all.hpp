@@ -5,6 +5,7 @@
 #include "actorflow/ask.hpp"
 #include "actorflow/channel.hpp"
 #include "actorflow/channel_metrics.hpp"
+#include "actorflow/clock.hpp"
 #include "actorflow/error.hpp"
 #include "actorflow/error_policy.hpp"
 #include "actorflow/flow.hpp"

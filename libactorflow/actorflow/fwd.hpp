@@ -15,7 +15,9 @@ enum class stage_state : uint8_t;
 
 // -- classes ------------------------------------------------------------------
 
+class clock;
 class pipeline_monitor;
+class virtual_clock;
 class worker;
 
 template <class T>

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <coroutine>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ranges>
@@ -223,6 +224,14 @@ public:
     if (auto rejected = ep_->blocking_send(ep_, std::move(x)))
       return {std::move(*rejected), error_code::receivers_gone};
     return {};
+  }
+
+  /// @private Calls `f` in this sender's worker once every receiver is
+  /// gone: wakes a coroutine of the worker that waits for something other
+  /// than `send` (a time operator waiting on its clock).
+  void on_receivers_gone(std::function<void()> f) {
+    if (ep_)
+      ep_->on_gone(std::move(f));
   }
 
   /// True once the channel told this sender that every receiver is gone.

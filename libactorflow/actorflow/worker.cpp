@@ -89,6 +89,7 @@ worker_host::worker_host(caf::actor_config& cfg,
                          std::shared_ptr<worker_state> state)
   : host(cfg), state_(std::move(state)) {
   set_probe(state_->probe);
+  set_clock(state_->clock);
 }
 
 worker_host::~worker_host() {

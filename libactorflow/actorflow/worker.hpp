@@ -20,6 +20,7 @@
 #include <caf/blocking_actor.hpp>
 #include <caf/error.hpp>
 
+#include "actorflow/clock.hpp"
 #include "actorflow/detail/export.hpp"
 #include "actorflow/detail/host.hpp"
 #include "actorflow/error.hpp"
@@ -37,6 +38,9 @@ struct worker_options {
   /// @private Where a pipeline stage records its statistics (set by the
   /// stream DSL, see stats.hpp).
   std::shared_ptr<detail::stage_probe> probe = nullptr;
+  /// The clock of the worker's timers (time operators); null: the steady
+  /// clock (see clock.hpp).
+  std::shared_ptr<actorflow::clock> clock = nullptr;
 };
 
 namespace detail {
@@ -60,6 +64,9 @@ struct ACTORFLOW_EXPORT worker_state {
 
   /// Statistics of a pipeline stage, or null. `publish` marks it done.
   std::shared_ptr<stage_probe> probe;
+
+  /// The clock of the worker's timers, or null for the steady clock.
+  std::shared_ptr<actorflow::clock> clock;
 
 private:
   std::function<void(const caf::error&)> listener_;
@@ -255,6 +262,7 @@ worker launch(caf::actor_system& sys, worker_options opts, F f, Ts&&... xs) {
     opts.name.empty() ? next_worker_name() : std::move(opts.name),
     std::move(opts.on_exit));
   state->probe = std::move(opts.probe);
+  state->clock = std::move(opts.clock);
   auto hdl = sys.spawn<Actor>(state, std::move(f), std::forward<Ts>(xs)...);
   return worker{std::move(hdl), std::move(state)};
 }

@@ -51,5 +51,7 @@ using close_ack_atom = caf::atom_constant<caf::atom("af_cack")>;
 using recall_atom = caf::atom_constant<caf::atom("af_recall")>;
 using abandon_atom = caf::atom_constant<caf::atom("af_abandon")>;
 using forget_atom = caf::atom_constant<caf::atom("af_forget")>;
+/// (tick, id, u64 generation): a timer's time came (see timer.hpp).
+using tick_atom = caf::atom_constant<caf::atom("af_tick")>;
 
 } // namespace actorflow::detail

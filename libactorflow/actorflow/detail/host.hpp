@@ -14,6 +14,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actorflow/clock.hpp"
 #include "actorflow/detail/endpoint_id.hpp"
 #include "actorflow/detail/export.hpp"
 #include "actorflow/detail/stage_probe.hpp"
@@ -150,6 +151,17 @@ public:
     probe_ = std::move(p);
   }
 
+  /// Makes this host's timers use `c` (before it starts); null: the steady
+  /// clock.
+  void set_clock(std::shared_ptr<actorflow::clock> c) noexcept {
+    clock_ = c ? std::move(c) : actorflow::steady_clock();
+  }
+
+  /// The clock of this host's timers (see timer.hpp).
+  const std::shared_ptr<actorflow::clock>& clock() const noexcept {
+    return clock_;
+  }
+
   /// The probe of the stage this host runs, or null.
   const std::shared_ptr<stage_probe>& probe() const noexcept {
     return probe_;
@@ -201,6 +213,7 @@ private:
 
   std::atomic<bool> stop_{false};
   bool timed_ = false;
+  std::shared_ptr<actorflow::clock> clock_ = actorflow::steady_clock();
   uint64_t last_run_ns_ = 0;
   bool finishing_ = false;
   bool quit_called_ = false;

@@ -2,6 +2,8 @@
 
 #pragma once
 
+#include <functional>
+
 #include "actorflow/detail/endpoint_core.hpp"
 
 namespace actorflow::detail {
@@ -147,6 +149,12 @@ public:
     return std::exchange(returned_, {});
   }
 
+  /// Calls `f` (in the host) once every receiver is gone, for a coroutine
+  /// that waits elsewhere than in `send` (e.g. for a time).
+  void on_gone(std::function<void()> f) {
+    on_gone_ = std::move(f);
+  }
+
   bool receivers_gone() {
     std::unique_lock guard{mtx_, std::defer_lock};
     if (mode_ == mode::blocking)
@@ -177,6 +185,8 @@ public:
         return;
       rx_gone_ = true;
       credit_ = 0;
+      if (on_gone_)
+        on_gone_();
       if (probe_port_ != nullptr) // accepted by send, so they count as sent
         bump(probe_port_->items, pending());
       auto first = out_.begin();
@@ -299,6 +309,7 @@ private:
   uint64_t seen_ = 0;   // of those, how many the channel confirmed
   bool rx_gone_ = false;
   std::coroutine_handle<> waiter_;
+  std::function<void()> on_gone_;
 };
 
 } // namespace actorflow::detail

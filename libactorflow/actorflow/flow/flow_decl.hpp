@@ -7,6 +7,7 @@
 // parallel_then.hpp, route_by_key.hpp, sinks.hpp, tee.hpp and actor_io.hpp.
 // Include "actorflow/flow.hpp", which brings them all.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -132,6 +133,36 @@ public:
   /// actorflow::iota(0, 10).batch(4); // {0,1,2,3} {4,5,6,7} {8,9}
   /// ~~~
   flow<std::vector<T>> batch(size_t k, stage_options so = {}) &&;
+
+  /// Groups items into vectors of up to `k`: a batch leaves when it holds
+  /// `k` items, or `max_delay` after its first item arrived, whichever comes
+  /// first (and at the end of the stream). Bounds the latency that batching
+  /// adds to an item by `max_delay`, on the run's clock
+  /// (`run_options::clock`). `k` of 0 and a `max_delay` of zero or less are
+  /// errors.
+  ///
+  /// ~~~
+  /// using namespace std::chrono_literals;
+  /// requests.batch(100, 50ms).for_each(write_all); // 100, or what came in 50 ms
+  /// ~~~
+  template <class Rep, class Period>
+  flow<std::vector<T>> batch(size_t k,
+                             std::chrono::duration<Rep, Period> max_delay,
+                             stage_options so = {}) &&;
+
+  /// At most `n` items per `per` on average (a token bucket): an item waits
+  /// for its token, and backpressure holds the upstream meanwhile. Up to
+  /// `burst` items (0: `n`) pass at once after a quiet spell. Time is the
+  /// run's clock (`run_options::clock`). An `n` of 0 and a `per` of zero or
+  /// less are errors.
+  ///
+  /// ~~~
+  /// using namespace std::chrono_literals;
+  /// requests.throttle(1000, 1s).then(call_service); // at most 1000/s
+  /// ~~~
+  template <class Rep, class Period>
+  flow<T> throttle(size_t n, std::chrono::duration<Rep, Period> per,
+                   size_t burst = 0, stage_options so = {}) &&;
 
   /// The inverse of `batch`: the elements of each item (a range), in order.
   ///

@@ -3,8 +3,10 @@
 #pragma once
 
 // The one-actor stages of `flow<T>`, defined out of line: then, filter,
-// inspect, take, take_while, enumerate, flat_map, batch and unbatch.
+// inspect, take, take_while, enumerate, flat_map, batch (by count, or by
+// count and time) and unbatch.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -17,6 +19,7 @@
 #include "actorflow/flow/detail/apply.hpp"
 #include "actorflow/flow/detail/stage_loops.hpp"
 #include "actorflow/flow/detail/stage_traits.hpp"
+#include "actorflow/flow/detail/time_loops.hpp"
 #include "actorflow/flow/plumbing.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"
@@ -227,6 +230,51 @@ flow<std::vector<T>> flow<T>::batch(size_t k, stage_options so) && {
       }
       if (!buf.empty())
         (void)co_await out.send(std::move(buf));
+    });
+}
+
+template <class T>
+template <class Rep, class Period>
+flow<std::vector<T>> flow<T>::batch(
+  size_t k, std::chrono::duration<Rep, Period> max_delay, stage_options so) && {
+  using U = std::vector<T>;
+  if (k == 0)
+    return flow<U>{nullptr,
+                   make_error(error_code::invalid_argument,
+                              "batch(0, max_delay): a batch holds at least "
+                              "one item")};
+  if (max_delay <= max_delay.zero())
+    return flow<U>{nullptr, make_error(error_code::invalid_argument,
+                                       "batch(k, max_delay): max_delay must "
+                                       "be positive")};
+  auto delay = std::chrono::ceil<clock::duration>(max_delay);
+  return std::move(*this).template stage<U>(
+    "batch", so, [k, delay](receiver<T> in, sender<U> out) -> task<> {
+      co_await detail::batch_in_time(in, out, k, delay);
+    });
+}
+
+template <class T>
+template <class Rep, class Period>
+flow<T> flow<T>::throttle(size_t n, std::chrono::duration<Rep, Period> per,
+                          size_t burst, stage_options so) && {
+  if (n == 0)
+    return flow<T>{nullptr, make_error(error_code::invalid_argument,
+                                       "throttle(0, per): n must be at least "
+                                       "1 item")};
+  if (per <= per.zero())
+    return flow<T>{nullptr, make_error(error_code::invalid_argument,
+                                       "throttle(n, per): per must be "
+                                       "positive")};
+  auto spacing = std::chrono::ceil<clock::duration>(per)
+                 / static_cast<clock::duration::rep>(n);
+  if (spacing <= clock::duration::zero())
+    spacing = clock::duration{1};
+  if (burst == 0)
+    burst = n;
+  return std::move(*this).template stage<T>(
+    "throttle", so, [spacing, burst](receiver<T> in, sender<T> out) -> task<> {
+      co_await detail::throttle_items(in, out, spacing, burst);
     });
 }
 

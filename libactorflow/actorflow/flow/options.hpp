@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "actorflow/clock.hpp"
 #include "actorflow/error_policy.hpp"
 #include "actorflow/stats.hpp"
 
@@ -81,6 +82,10 @@ struct run_options {
   /// std::cout << actorflow::to_string(opts.monitor->stats());
   /// ~~~
   std::shared_ptr<pipeline_monitor> monitor = nullptr;
+  /// The time of the run's time operators (`batch(k, max_delay)`); null:
+  /// `actorflow::steady_clock()`. A test passes a `virtual_clock` and
+  /// advances it by hand.
+  std::shared_ptr<actorflow::clock> clock = nullptr;
 };
 
 } // namespace actorflow

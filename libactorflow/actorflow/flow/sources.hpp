@@ -5,6 +5,7 @@
 // The sources of the stream DSL: `from` (a range, or a channel's receiver),
 // `iota`, `repeat`, `generate`, and `merge` of several flows.
 
+#include <chrono>
 #include <cstddef>
 #include <iterator>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "actorflow/flow/detail/apply.hpp"
 #include "actorflow/flow/detail/build_context.hpp"
 #include "actorflow/flow/detail/stage_loops.hpp"
+#include "actorflow/flow/detail/time_loops.hpp"
 #include "actorflow/flow/plumbing.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/sender.hpp"
@@ -135,6 +137,33 @@ auto generate(F f) {
   using opt = std::invoke_result_t<F&>;
   using T = typename opt::value_type;
   return detail::make_source<T>("generate", std::move(f));
+}
+
+/// An endless stream 0, 1, 2, ... of one item every `period` on the run's
+/// clock (`run_options::clock`), the first a period after the start. Ticks
+/// that fall due while the pipeline holds it back are dropped, not caught up
+/// in a burst. A `period` of zero or less is an error.
+///
+/// ~~~
+/// using namespace std::chrono_literals;
+/// actorflow::interval(1s).take(10).for_each(report).run(sys); // 10 s
+/// ~~~
+template <class Rep, class Period>
+flow<uint64_t> interval(std::chrono::duration<Rep, Period> period) {
+  if (period <= period.zero())
+    return flow<uint64_t>{nullptr,
+                          make_error(error_code::invalid_argument,
+                                     "interval(period): period must be "
+                                     "positive")};
+  auto d = std::chrono::ceil<clock::duration>(period);
+  return flow<uint64_t>{[d](detail::build_context& ctx, sender<uint64_t> out) {
+    ctx.spawn(
+      ctx.stage_name("interval"),
+      [d](sender<uint64_t> out) -> task<> {
+        co_await detail::tick_every(out, d);
+      },
+      std::move(out));
+  }};
 }
 
 /// The items of an existing channel, until every sender of it is gone.

@@ -159,6 +159,7 @@ struct build_context {
     }
     worker_options wo;
     wo.probe = state->monitor->add_stage(name);
+    wo.clock = opts.clock;
     wo.name = std::move(name);
     wo.on_exit = [st = state](const caf::error& err) {
       st->worker_done(err);
