@@ -63,7 +63,9 @@ void virtual_clock::schedule(time_point at, caf::actor whom, caf::message msg) {
     std::lock_guard guard{mtx_};
     ++scheduled_;
     if (at > now_) {
-      due_.emplace(at, entry{std::move(whom), std::move(msg)});
+      // Weak: a timer that never fires must not keep its actor alive (the
+      // actor holds this clock).
+      due_.emplace(at, entry{whom.address(), std::move(msg)});
       whom = nullptr;
     }
   }
@@ -84,7 +86,8 @@ void virtual_clock::advance(duration d) {
     due_.erase(due_.begin(), last);
   }
   for (auto& e : fire)
-    deliver(e.whom, std::move(e.msg));
+    if (auto whom = caf::actor_cast<caf::actor>(e.whom))
+      deliver(whom, std::move(e.msg));
 }
 
 size_t virtual_clock::scheduled() const {

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/message.hpp>
 
 #include "actorflow/detail/export.hpp"
@@ -54,8 +55,8 @@ ACTORFLOW_EXPORT std::shared_ptr<clock> steady_clock();
 
 /// A clock that stands still until `advance` moves it: time operators become
 /// deterministic, with no sleep in a test. It starts at the epoch of
-/// `steady_clock`. Thread-safe. It holds the actors it will wake until it
-/// delivers to them, so let it go before the actor system.
+/// `steady_clock`. Thread-safe. It holds weak handles of the actors it will
+/// wake, so a timer that never fires keeps no actor alive.
 ///
 /// ~~~
 /// auto vc = std::make_shared<actorflow::virtual_clock>();
@@ -91,7 +92,7 @@ public:
 
 private:
   struct entry {
-    caf::actor whom;
+    caf::actor_addr whom;
     caf::message msg;
   };
 
