@@ -24,7 +24,8 @@ struct channel_options {
   /// Most items per message; 0 picks a quarter of the capacity (at least
   /// 1), so that four batches are in flight. Senders collect up to this many
   /// items per activation into one message, which leaves when it is full or
-  /// when the sender suspends: a large batch adds no latency.
+  /// when the sender suspends (or `linger` passed): a large batch adds no
+  /// latency.
   uint32_t batch = 0;
   /// How many items each receiver asks for ahead of its `recv` calls; 0
   /// picks two batches, but at most half the capacity. At most `capacity`.
@@ -35,6 +36,14 @@ struct channel_options {
   /// items, fast ones get large batches (`parallel_then` uses this for its
   /// workers).
   std::chrono::nanoseconds read_ahead_time{0};
+  /// 0 (default): a partly filled batch leaves as soon as its sender's
+  /// worker suspends, which adds no latency. Otherwise it waits up to this
+  /// long (on the worker's clock) for more items: fewer, fuller batches and
+  /// fewer messages per item, for up to `linger` more latency per item. Full
+  /// batches leave at once, and a sender waiting for credit sends what it
+  /// holds. Applies to senders in workers (not to `blocking_send` nor to a
+  /// channel end in another process); negative is an error.
+  std::chrono::nanoseconds linger{0};
 };
 
 /// Both ends of a new channel; supports structured bindings.
@@ -90,6 +99,9 @@ caf::expected<channel_pair<T>> channel(caf::actor_system& sys, size_t capacity,
                       "channel read-ahead " + std::to_string(opts.read_ahead)
                         + " exceeds the capacity of "
                         + std::to_string(capacity));
+  if (opts.linger < std::chrono::nanoseconds::zero())
+    return make_error(error_code::invalid_argument,
+                      "channel linger must not be negative (0: none)");
   detail::channel_params params;
   params.capacity = static_cast<uint32_t>(capacity);
   params.batch = opts.batch != 0 ? opts.batch
@@ -97,6 +109,7 @@ caf::expected<channel_pair<T>> channel(caf::actor_system& sys, size_t capacity,
   params.read_ahead = opts.read_ahead;
   params.read_ahead_ns = static_cast<uint32_t>(
     std::clamp<int64_t>(opts.read_ahead_time.count(), 0, INT32_MAX));
+  params.linger_ns = opts.linger.count();
   auto stats = std::make_shared<detail::channel_stats>();
   auto tx_id = detail::next_endpoint_id();
   auto rx_id = detail::next_endpoint_id();

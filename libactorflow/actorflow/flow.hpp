@@ -28,5 +28,6 @@
 #include "actorflow/flow/route_by_key.hpp"
 #include "actorflow/flow/sinks.hpp"
 #include "actorflow/flow/tee.hpp"
+#include "actorflow/flow/combine.hpp"
 #include "actorflow/flow/actor_io.hpp"
 // clang-format on

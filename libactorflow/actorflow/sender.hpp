@@ -234,6 +234,14 @@ public:
       ep_->on_gone(std::move(f));
   }
 
+  /// @private Calls `f` in this sender's worker whenever credit arrives:
+  /// wakes a coroutine of the worker that sends only when it can without
+  /// waiting (`conflate`). Null: no call.
+  void on_credit(std::function<void()> f) {
+    if (ep_)
+      ep_->on_credit(std::move(f));
+  }
+
   /// True once the channel told this sender that every receiver is gone.
   bool receivers_gone() const {
     return ep_ && ep_->receivers_gone();

@@ -1,7 +1,7 @@
 // Black-box tests of the stream DSL's sources (actorflow/flow.hpp): from(rx)
 // over an existing channel fed by a thread, generate, and the endless repeat
-// and iota (with take), against sequential references. from(container) and
-// iota(a, b) run in every other suite.
+// and iota (with take), zip and combine_latest, against sequential
+// references. from(container) and iota(a, b) run in every other suite.
 
 #include <algorithm>
 #include <atomic>
@@ -97,6 +97,68 @@ BOOST_FIXTURE_TEST_CASE(endless_sources_with_take, system_fixture,
   BOOST_TEST(empty.empty());
   auto reversed = value_of(actorflow::iota(4, -4).collect().run(sys));
   BOOST_TEST(reversed.empty());
+}
+
+//! Contract: zip(a, b) pairs the i-th items of a and b in order, ends with
+//! the shorter input, and stops the other one (an endless source here).
+BOOST_FIXTURE_TEST_CASE(zip_pairs_in_order_and_ends_with_the_shorter,
+                        system_fixture, *utf::label("operators")) {
+  for (size_t cap : {size_t{1}, size_t{64}}) {
+    auto evens = actorflow::iota(i64{0}).then([](i64 x) { return 2 * x; });
+    auto res = actorflow::zip(actorflow::iota(0, 3000), std::move(evens))
+                 .collect()
+                 .run(sys, run_options{.capacity = cap});
+    auto pairs = value_of(std::move(res));
+    std::vector<std::pair<int, i64>> want;
+    for (int i = 0; i < 3000; ++i)
+      want.emplace_back(i, 2 * i64{i});
+    BOOST_TEST((pairs == want), "capacity " << cap);
+  }
+}
+
+//! Contract: combine_latest(a, b) sends nothing until both inputs sent an
+//! item, then pairs every new item with the latest of the other input; it
+//! ends when both inputs ended.
+BOOST_FIXTURE_TEST_CASE(combine_latest_pairs_with_the_latest, system_fixture,
+                        *utf::label("operators")) {
+  auto a = actorflow::channel<int>(sys, 8);
+  auto b = actorflow::channel<std::string>(sys, 8);
+  auto c = actorflow::channel<std::pair<int, std::string>>(sys, 8);
+  BOOST_REQUIRE(a && b && c);
+  auto run = actorflow::combine_latest(actorflow::from(std::move(a->rx)),
+                                       actorflow::from(std::move(b->rx)))
+               .to(std::move(c->tx))
+               .start(sys);
+  using out = std::optional<std::pair<int, std::string>>;
+  BOOST_REQUIRE(a->tx.blocking_send(1));
+  BOOST_REQUIRE(a->tx.blocking_send(2)); // replaces 1: b has sent nothing
+  BOOST_REQUIRE(b->tx.blocking_send("x"));
+  BOOST_TEST((c->rx.blocking_recv() == out{{2, "x"}}));
+  BOOST_REQUIRE(b->tx.blocking_send("y"));
+  BOOST_TEST((c->rx.blocking_recv() == out{{2, "y"}}));
+  a->tx.close(); // b goes on with the latest of a
+  BOOST_REQUIRE(b->tx.blocking_send("z"));
+  BOOST_TEST((c->rx.blocking_recv() == out{{2, "z"}}));
+  b->tx.close();
+  BOOST_TEST(!c->rx.blocking_recv(), "end of stream");
+  BOOST_TEST(static_cast<bool>(run.wait()));
+}
+
+//! Contract: an error of either input of zip or combine_latest is the
+//! error of the combined flow.
+BOOST_FIXTURE_TEST_CASE(an_input_error_is_the_combined_error, system_fixture,
+                        *utf::label("errors")) {
+  auto bad = [] {
+    return actorflow::iota(0, 10).batch(0);
+  };
+  auto z = actorflow::zip(actorflow::iota(0, 10), bad()).collect().run(sys);
+  BOOST_REQUIRE(!z);
+  BOOST_TEST(has_code(z.error(), actorflow::error_code::invalid_argument));
+  auto c = actorflow::combine_latest(bad(), actorflow::iota(0, 10))
+             .collect()
+             .run(sys);
+  BOOST_REQUIRE(!c);
+  BOOST_TEST(has_code(c.error(), actorflow::error_code::invalid_argument));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -43,6 +43,10 @@ struct channel_params {
   /// Non-zero: a coroutine receiver sizes its read-ahead to about this much
   /// work (nanoseconds), measured while it runs, within [1, rx_window()].
   uint32_t read_ahead_ns = 0;
+  /// Non-zero: a sender in a worker holds a partly filled batch for up to
+  /// this long (on its host's clock) instead of sending it when the worker
+  /// suspends (`channel_options::linger`).
+  int64_t linger_ns = 0;
 
   /// How many credits a sender asks for, and how many items a receiver
   /// keeps in read-ahead: two batches (so one travels while the other is

@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <functional>
 
 #include "actorflow/detail/endpoint_core.hpp"
@@ -155,6 +156,12 @@ public:
     on_gone_ = std::move(f);
   }
 
+  /// Calls `f` (in the host) whenever credit arrives, for a coroutine that
+  /// waits elsewhere than in `send` and sends when it can (`conflate`).
+  void on_credit(std::function<void()> f) {
+    on_credit_ = std::move(f);
+  }
+
   bool receivers_gone() {
     std::unique_lock guard{mtx_, std::defer_lock};
     if (mode_ == mode::blocking)
@@ -170,6 +177,8 @@ public:
       guard.lock();
     if (msg.match_element<credit_atom>(0) && msg.match_element<uint32_t>(2)) {
       credit_ += msg.get_as<uint32_t>(2);
+      if (on_credit_) [[unlikely]]
+        on_credit_();
     } else if (msg.match_element<rx_gone_atom>(0)
                && msg.match_element<batch<T>>(2)
                && msg.match_element<uint64_t>(3)) {
@@ -194,6 +203,15 @@ public:
                        std::make_move_iterator(first + pending()));
       out_.clear();
       n_ = 0;
+    } else if (msg.match_elements<tick_atom, endpoint_id, uint64_t>()) {
+      // The linger of a partial batch is over, unless it left meanwhile.
+      if (mode_ == mode::hosted && linger_armed_
+          && msg.get_as<uint64_t>(2) == linger_gen_) {
+        linger_armed_ = false;
+        if (pending() > 0 && linger_mark_ == pushed_)
+          push(target_, 0);
+      }
+      return;
     } else if (msg.match_element<recall_atom>(0)) {
       // Others wait for capacity: give back what this sender is not using
       // right now (a worker waiting for credit holds none).
@@ -221,7 +239,11 @@ public:
         // The coroutine waits elsewhere: send what it produced and keep the
         // credit for its next items. Should other senders need it, the
         // channel recalls it, so an idle sender never holds it hostage.
-        push(target_, 0);
+        // With a linger, a partial batch waits for more items first.
+        if (params_.linger_ns != 0 && pending() < params_.batch) [[unlikely]]
+          linger();
+        else
+          push(target_, 0);
       }
     } else if (mode_ == mode::blocking) {
       std::lock_guard guard{mtx_};
@@ -291,6 +313,19 @@ private:
 
   /// Hands the pending items to the channel and tells it the credit level
   /// this sender wants to hold (`target`, counting credit in flight).
+  /// Holds the current partial batch until the linger is over: arms one
+  /// tick on the host's clock per partial batch.
+  [[gnu::noinline]] void linger() {
+    if (linger_armed_ && linger_mark_ == pushed_)
+      return; // this batch waits already
+    linger_armed_ = true;
+    linger_mark_ = pushed_;
+    auto& clk = host_->clock();
+    clk->schedule(clk->now() + std::chrono::nanoseconds{params_.linger_ns},
+                  caf::actor_cast<caf::actor>(host_),
+                  caf::make_message(tick_atom::value, id(), ++linger_gen_));
+  }
+
   void push(uint32_t target, uint32_t give_back) {
     target_ = target;
     pushed_ += pending();
@@ -310,6 +345,10 @@ private:
   bool rx_gone_ = false;
   std::coroutine_handle<> waiter_;
   std::function<void()> on_gone_;
+  std::function<void()> on_credit_;
+  uint64_t linger_gen_ = 0;  // of the last tick armed
+  uint64_t linger_mark_ = 0; // `pushed_` when it was armed
+  bool linger_armed_ = false;
 };
 
 } // namespace actorflow::detail

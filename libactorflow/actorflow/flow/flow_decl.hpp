@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@
 #include <caf/unit.hpp>
 
 #include "actorflow/flow/detail/build_context.hpp"
+#include "actorflow/flow/event_window.hpp"
 #include "actorflow/flow/options.hpp"
 #include "actorflow/flow/pipeline.hpp"
 #include "actorflow/sender.hpp"
@@ -163,6 +165,114 @@ public:
   template <class Rep, class Period>
   flow<T> throttle(size_t n, std::chrono::duration<Rep, Period> per,
                    size_t burst = 0, stage_options so = {}) &&;
+
+  /// Vectors of the items that came within each window of `d` on the run's
+  /// clock (processing time; the windows follow each other from the stage's
+  /// start). A window without items sends nothing, and the end of the stream
+  /// closes the last window early. Holds the items of one window. A count
+  /// window is `batch(k)`. A `d` of zero or less is an error.
+  ///
+  /// ~~~
+  /// using namespace std::chrono_literals;
+  /// clicks.tumbling(10s).then(count_per_page).for_each(report); // per 10 s
+  /// ~~~
+  template <class Rep, class Period>
+  flow<std::vector<T>> tumbling(std::chrono::duration<Rep, Period> d,
+                                stage_options so = {}) &&;
+
+  /// Vectors of the items that came within the last `d`, one every `step`
+  /// on the run's clock (processing time, from the stage's start): an item
+  /// is in `d / step` windows, so `T` must be copyable. A window without
+  /// items sends nothing, and the end of the stream closes the open windows
+  /// early. Holds the items of the last `d`. `d` or `step` of zero or less,
+  /// and a `step` longer than `d` (which would drop the items between
+  /// windows), are errors.
+  ///
+  /// ~~~
+  /// using namespace std::chrono_literals;
+  /// latencies.sliding(60s, 10s).then(p99).for_each(plot); // a 1-min p99
+  /// ~~~
+  template <class Rep, class Period, class Rep2, class Period2>
+  flow<std::vector<T>> sliding(std::chrono::duration<Rep, Period> d,
+                               std::chrono::duration<Rep2, Period2> step,
+                               stage_options so = {}) &&;
+
+  /// Tumbling windows of `d` by the items' own times (event time):
+  /// `time_of(const T&)` gives an item's time as a duration since any fixed
+  /// epoch. A window [start, start + d) leaves once the watermark, the
+  /// latest item time seen minus `lateness`, passed its end, so items up to
+  /// `lateness` out of order still land in their window. An item for a
+  /// window that left already is late: it goes to `on_late` (count it, or
+  /// send it to a side channel) and not into a window. The end of the
+  /// stream sends the open windows. Windows leave in order of start, and
+  /// one without items sends nothing. Holds the items of the open windows
+  /// (`d + lateness` of event time). A `d` of zero or less and a negative
+  /// `lateness` are errors.
+  ///
+  /// ~~~
+  /// using namespace std::chrono_literals;
+  /// clicks.event_tumbling(1min, [](const click& c) { return c.at; }, 10s,
+  ///                       [&](const click&) { ++late; })
+  ///   .then(count_per_page).for_each(report);
+  /// ~~~
+  template <class F>
+  flow<event_window<T>> event_tumbling(std::chrono::nanoseconds d, F time_of,
+                                       std::chrono::nanoseconds lateness = {},
+                                       std::function<void(const T&)> on_late
+                                       = nullptr,
+                                       stage_options so = {}) &&;
+
+  /// An item leaves once `quiet` passed on the run's clock without a newer
+  /// item; a newer item replaces it (the items in between are dropped). The
+  /// last item leaves at the end of the stream. A `quiet` of zero or less is
+  /// an error.
+  ///
+  /// ~~~
+  /// using namespace std::chrono_literals;
+  /// keystrokes.debounce(300ms).then(search).for_each(show);
+  /// ~~~
+  template <class Rep, class Period>
+  flow<T> debounce(std::chrono::duration<Rep, Period> quiet,
+                   stage_options so = {}) &&;
+
+  /// The latest item of every `period` on the run's clock (periods follow
+  /// each other from the stage's start), at the end of that period; the
+  /// other items are dropped, and a period without items sends nothing. The
+  /// latest item leaves at the end of the stream. A `period` of zero or less
+  /// is an error.
+  ///
+  /// ~~~
+  /// using namespace std::chrono_literals;
+  /// prices.sample(1s).for_each(redraw); // at most one redraw per second
+  /// ~~~
+  template <class Rep, class Period>
+  flow<T> sample(std::chrono::duration<Rep, Period> period,
+                 stage_options so = {}) &&;
+
+  /// Passes the items on, and fails the pipeline with `error_code::timeout`
+  /// once no item came for `d` on the run's clock (waiting for credit
+  /// downstream does not count). After a source: the source's idle timeout;
+  /// before the sink: the run's. A `d` of zero or less is an error.
+  ///
+  /// ~~~
+  /// using namespace std::chrono_literals;
+  /// from_actor<quote>(feed).idle_timeout(30s).for_each(store); // feed stalls
+  /// ~~~
+  template <class Rep, class Period>
+  flow<T> idle_timeout(std::chrono::duration<Rep, Period> d,
+                       stage_options so = {}) &&;
+
+  /// For a fast producer into a slow consumer: an item passes at once while
+  /// the downstream has credit; while it has none, the items merge into one
+  /// (`merge(T held, T x) -> T`, e.g. a sum, or the latest), which leaves as
+  /// soon as credit comes. The producer never waits, and the stage holds one
+  /// item.
+  ///
+  /// ~~~
+  /// ticks.conflate([](stats a, stats b) { return a + b; }).for_each(draw);
+  /// ~~~
+  template <class F>
+  flow<T> conflate(F merge, stage_options so = {}) &&;
 
   /// The inverse of `batch`: the elements of each item (a range), in order.
   ///

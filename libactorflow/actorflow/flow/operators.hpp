@@ -4,13 +4,17 @@
 
 // The one-actor stages of `flow<T>`, defined out of line: then, filter,
 // inspect, take, take_while, enumerate, flat_map, batch (by count, or by
-// count and time) and unbatch.
+// count and time), unbatch, conflate, and the time operators tumbling,
+// sliding, event_tumbling, debounce, sample, throttle and idle_timeout.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iterator>
+#include <limits>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -243,14 +247,124 @@ flow<std::vector<T>> flow<T>::batch(
                    make_error(error_code::invalid_argument,
                               "batch(0, max_delay): a batch holds at least "
                               "one item")};
-  if (max_delay <= max_delay.zero())
-    return flow<U>{nullptr, make_error(error_code::invalid_argument,
-                                       "batch(k, max_delay): max_delay must "
-                                       "be positive")};
-  auto delay = std::chrono::ceil<clock::duration>(max_delay);
+  auto delay = detail::positive_duration(max_delay,
+                                         "batch(k, max_delay): max_delay");
+  if (!delay)
+    return flow<U>{nullptr, std::move(delay.error())};
   return std::move(*this).template stage<U>(
-    "batch", so, [k, delay](receiver<T> in, sender<U> out) -> task<> {
-      co_await detail::batch_in_time(in, out, k, delay);
+    "batch", so, [k, d = *delay](receiver<T> in, sender<U> out) -> task<> {
+      co_await detail::collect_in_time<false>(
+        in, out, k,
+        [d](clock::time_point, clock::time_point first) { return first + d; });
+    });
+}
+
+template <class T>
+template <class Rep, class Period>
+flow<std::vector<T>> flow<T>::tumbling(std::chrono::duration<Rep, Period> d,
+                                       stage_options so) && {
+  using U = std::vector<T>;
+  auto len = detail::positive_duration(d, "tumbling(d): d");
+  if (!len)
+    return flow<U>{nullptr, std::move(len.error())};
+  return std::move(*this).template stage<U>(
+    "tumbling", so, [d = *len](receiver<T> in, sender<U> out) -> task<> {
+      co_await detail::collect_in_time<true>(
+        in, out, std::numeric_limits<size_t>::max(),
+        [d](clock::time_point origin, clock::time_point first) {
+          return detail::window_end(origin, d, first);
+        });
+    });
+}
+
+template <class T>
+template <class Rep, class Period, class Rep2, class Period2>
+flow<std::vector<T>> flow<T>::sliding(std::chrono::duration<Rep, Period> d,
+                                      std::chrono::duration<Rep2, Period2> step,
+                                      stage_options so) && {
+  static_assert(std::is_copy_constructible_v<T>,
+                "sliding(d, step): an item is in several windows, so the "
+                "item type must be copyable (tumbling(d) moves)");
+  using U = std::vector<T>;
+  auto len = detail::positive_duration(d, "sliding(d, step): d");
+  if (!len)
+    return flow<U>{nullptr, std::move(len.error())};
+  auto hop = detail::positive_duration(step, "sliding(d, step): step");
+  if (!hop)
+    return flow<U>{nullptr, std::move(hop.error())};
+  if (*hop > *len)
+    return flow<U>{nullptr, make_error(error_code::invalid_argument,
+                                       "sliding(d, step): a step longer than "
+                                       "d would drop the items between the "
+                                       "windows")};
+  return std::move(*this).template stage<U>(
+    "sliding", so,
+    [d = *len, step = *hop](receiver<T> in, sender<U> out) -> task<> {
+      co_await detail::slide_windows(in, out, d, step);
+    });
+}
+
+template <class T>
+template <class F>
+flow<event_window<T>> flow<T>::event_tumbling(
+  std::chrono::nanoseconds d, F time_of, std::chrono::nanoseconds lateness,
+  std::function<void(const T&)> on_late, stage_options so) && {
+  static_assert(
+    std::is_invocable_v<
+      F&,
+      const T&> && std::is_convertible_v<std::invoke_result_t<F&, const T&>, std::chrono::nanoseconds>,
+    "event_tumbling(d, time_of): time_of must be callable with "
+    "const T& and return the item's time as a std::chrono "
+    "duration (since any fixed epoch)");
+  using U = event_window<T>;
+  auto len = detail::positive_duration(d, "event_tumbling(d, time_of): d");
+  if (!len)
+    return flow<U>{nullptr, std::move(len.error())};
+  if (lateness < lateness.zero())
+    return flow<U>{nullptr, make_error(error_code::invalid_argument,
+                                       "event_tumbling: lateness must not be "
+                                       "negative")};
+  return std::move(*this).template stage<U>(
+    "event_tumbling", so,
+    [d = *len, time_of, lateness, on_late = std::move(on_late)](
+      receiver<T> in, sender<U> out) mutable -> task<> {
+      co_await detail::event_windows(in, out, d, time_of, lateness, on_late);
+    });
+}
+
+template <class T>
+template <class Rep, class Period>
+flow<T> flow<T>::debounce(std::chrono::duration<Rep, Period> quiet,
+                          stage_options so) && {
+  auto d = detail::positive_duration(quiet, "debounce(quiet): quiet");
+  if (!d)
+    return flow<T>{nullptr, std::move(d.error())};
+  return std::move(*this).template stage<T>(
+    "debounce", so, [d = *d](receiver<T> in, sender<T> out) -> task<> {
+      co_await detail::send_latest(
+        in, out,
+        [d](clock::time_point, clock::time_point now,
+            bool) -> std::optional<clock::time_point> { return now + d; });
+    });
+}
+
+template <class T>
+template <class Rep, class Period>
+flow<T> flow<T>::sample(std::chrono::duration<Rep, Period> period,
+                        stage_options so) && {
+  auto d = detail::positive_duration(period, "sample(period): period");
+  if (!d)
+    return flow<T>{nullptr, std::move(d.error())};
+  return std::move(*this).template stage<T>(
+    "sample", so, [d = *d](receiver<T> in, sender<T> out) -> task<> {
+      co_await detail::send_latest(
+        in, out,
+        [d](clock::time_point origin, clock::time_point now,
+            bool held) -> std::optional<clock::time_point> {
+          if (held)
+            return std::nullopt; // the period's end is set already
+          return detail::window_end(origin, d, now);
+        });
     });
 }
 
@@ -262,12 +376,10 @@ flow<T> flow<T>::throttle(size_t n, std::chrono::duration<Rep, Period> per,
     return flow<T>{nullptr, make_error(error_code::invalid_argument,
                                        "throttle(0, per): n must be at least "
                                        "1 item")};
-  if (per <= per.zero())
-    return flow<T>{nullptr, make_error(error_code::invalid_argument,
-                                       "throttle(n, per): per must be "
-                                       "positive")};
-  auto spacing = std::chrono::ceil<clock::duration>(per)
-                 / static_cast<clock::duration::rep>(n);
+  auto len = detail::positive_duration(per, "throttle(n, per): per");
+  if (!len)
+    return flow<T>{nullptr, std::move(len.error())};
+  auto spacing = *len / static_cast<clock::duration::rep>(n);
   if (spacing <= clock::duration::zero())
     spacing = clock::duration{1};
   if (burst == 0)
@@ -275,6 +387,35 @@ flow<T> flow<T>::throttle(size_t n, std::chrono::duration<Rep, Period> per,
   return std::move(*this).template stage<T>(
     "throttle", so, [spacing, burst](receiver<T> in, sender<T> out) -> task<> {
       co_await detail::throttle_items(in, out, spacing, burst);
+    });
+}
+
+template <class T>
+template <class Rep, class Period>
+flow<T> flow<T>::idle_timeout(std::chrono::duration<Rep, Period> d,
+                              stage_options so) && {
+  auto len = detail::positive_duration(d, "idle_timeout(d): d");
+  if (!len)
+    return flow<T>{nullptr, std::move(len.error())};
+  return std::move(*this).template stage<T>(
+    "idle_timeout", so, [d = *len](receiver<T> in, sender<T> out) -> task<> {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
+      co_await detail::fail_when_idle(in, out, d,
+                                      "no item came for "
+                                        + std::to_string(ms.count())
+                                        + " ms (idle_timeout)");
+    });
+}
+
+template <class T>
+template <class F>
+flow<T> flow<T>::conflate(F merge, stage_options so) && {
+  static_assert(std::is_invocable_r_v<T, F&, T, T>,
+                "conflate(merge): merge must be callable as merge(T held, T "
+                "x) and return the merged T");
+  return std::move(*this).template stage<T>(
+    "conflate", so, [merge](receiver<T> in, sender<T> out) mutable -> task<> {
+      co_await detail::conflate_items(in, out, merge);
     });
 }
 

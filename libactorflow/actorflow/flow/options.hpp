@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -56,6 +57,24 @@ struct stage_options {
   /// short, non-blocking and free of exceptions; the workers of a parallel
   /// stage call (copies of) it concurrently.
   std::function<void(const item_failure&)> on_failure = nullptr;
+  /// The longest a call of the stage's function may take, on the run's
+  /// clock (`run_options::clock`). A call that takes longer fails its item
+  /// with `error_code::timeout` (its result is dropped), and `on_error`
+  /// applies: fail the pipeline, skip the item or call again. The call is
+  /// judged when it returns, not interrupted: C++ cannot stop a running
+  /// function, so a coroutine stage should also give its asks a timeout of
+  /// their own. Zero: no limit; negative: an error.
+  ///
+  /// ~~~
+  /// using namespace std::chrono_literals;
+  /// src.then(lookup, {.on_error = actorflow::error_policy::skip(),
+  ///                   .timeout = 2s}); // a late answer is dropped
+  /// ~~~
+  std::chrono::nanoseconds timeout{0};
+  /// How long a partly filled batch into this stage may wait for more items
+  /// (`channel_options::linger`); 0: the pipeline's default
+  /// (`run_options::linger`).
+  std::chrono::nanoseconds linger{0};
 };
 
 /// Settings of a whole pipeline run.
@@ -86,6 +105,12 @@ struct run_options {
   /// `actorflow::steady_clock()`. A test passes a `virtual_clock` and
   /// advances it by hand.
   std::shared_ptr<actorflow::clock> clock = nullptr;
+  /// The default `stage_options::linger` of every channel: how long a
+  /// partly filled batch may wait for more items before it leaves. 0 (the
+  /// default): it leaves when its stage suspends, the lowest latency.
+  /// Longer: fuller batches and fewer messages per item when items trickle
+  /// in, for up to that much more latency (see docs/guide/tuning.md).
+  std::chrono::nanoseconds linger{0};
 };
 
 } // namespace actorflow

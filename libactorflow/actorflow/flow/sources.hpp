@@ -150,20 +150,18 @@ auto generate(F f) {
 /// ~~~
 template <class Rep, class Period>
 flow<uint64_t> interval(std::chrono::duration<Rep, Period> period) {
-  if (period <= period.zero())
-    return flow<uint64_t>{nullptr,
-                          make_error(error_code::invalid_argument,
-                                     "interval(period): period must be "
-                                     "positive")};
-  auto d = std::chrono::ceil<clock::duration>(period);
-  return flow<uint64_t>{[d](detail::build_context& ctx, sender<uint64_t> out) {
-    ctx.spawn(
-      ctx.stage_name("interval"),
-      [d](sender<uint64_t> out) -> task<> {
-        co_await detail::tick_every(out, d);
-      },
-      std::move(out));
-  }};
+  auto len = detail::positive_duration(period, "interval(period): period");
+  if (!len)
+    return flow<uint64_t>{nullptr, std::move(len.error())};
+  return flow<uint64_t>{
+    [d = *len](detail::build_context& ctx, sender<uint64_t> out) {
+      ctx.spawn(
+        ctx.stage_name("interval"),
+        [d](sender<uint64_t> out) -> task<> {
+          co_await detail::tick_every(out, d);
+        },
+        std::move(out));
+    }};
 }
 
 /// The items of an existing channel, until every sender of it is gone.

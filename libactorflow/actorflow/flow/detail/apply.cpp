@@ -2,10 +2,12 @@
 
 #include "actorflow/flow/detail/apply.hpp"
 
+#include <chrono>
 #include <exception>
 #include <stdexcept>
 #include <string>
 
+#include "actorflow/detail/host.hpp"
 #include "actorflow/error.hpp"
 #include "actorflow/worker.hpp"
 
@@ -22,6 +24,35 @@ void rethrow_at(size_t index) {
                              + ": an exception not derived from "
                                "std::exception");
   }
+}
+
+clock::time_point stage_now() {
+  auto self = host::current();
+  return self != nullptr ? self->clock()->now()
+                         : std::chrono::steady_clock::now();
+}
+
+namespace {
+
+std::string ms_text(clock::duration d) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  auto text = std::to_string(us / 1000);
+  if (auto frac = us % 1000; frac != 0) {
+    auto f = std::to_string(1000 + frac).substr(1); // 3 digits
+    while (f.back() == '0')
+      f.pop_back();
+    text += "." + f;
+  }
+  return text + " ms";
+}
+
+} // namespace
+
+caf::error overran(clock::duration took, clock::duration limit) {
+  return make_error(error_code::timeout,
+                    "the call took " + ms_text(took)
+                      + ", longer than the stage's timeout of "
+                      + ms_text(limit));
 }
 
 bool after_failure(const error_policy& policy,

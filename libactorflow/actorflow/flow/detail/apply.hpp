@@ -4,9 +4,10 @@
 
 // How a stage calls the user's function on one item: `apply_at` runs it
 // (synchronously, or as a coroutine when it returns `task<U>`), unwraps a
-// `caf::expected<U>` result and applies the stage's error policy. Every
-// stage body of the DSL goes through it.
+// `caf::expected<U>` result, checks the stage's timeout and applies its
+// error policy. Every stage body of the DSL goes through it.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -21,6 +22,7 @@
 #include <caf/sec.hpp>
 #include <caf/unit.hpp>
 
+#include "actorflow/clock.hpp"
 #include "actorflow/detail/export.hpp"
 #include "actorflow/error_policy.hpp"
 #include "actorflow/flow/detail/stage_traits.hpp"
@@ -42,6 +44,48 @@ ACTORFLOW_EXPORT bool after_failure(
   const std::function<void(const item_failure&)>& listener, size_t index,
   uint32_t attempt, bool can_retry, std::exception_ptr ep,
   const caf::error& err);
+
+/// The time on the clock of the stage that runs this (the run's clock), for
+/// `stage_options::timeout`.
+ACTORFLOW_EXPORT clock::time_point stage_now();
+
+/// The failure of a call that took `took`, longer than the stage's `limit`.
+ACTORFLOW_EXPORT caf::error overran(clock::duration took,
+                                    clock::duration limit);
+
+/// The timeout of calls under `so` (zero: none).
+template <class Options>
+clock::duration timeout_of(const Options& so) {
+  if constexpr (requires { so.timeout; })
+    return std::chrono::duration_cast<clock::duration>(so.timeout);
+  else
+    return clock::duration::zero();
+}
+
+/// Times one call of a stage function against the stage's timeout; free
+/// when there is none (no clock read).
+class call_timer {
+public:
+  explicit call_timer(clock::duration limit)
+    : limit_(limit),
+      start_(limit > clock::duration::zero() ? stage_now()
+                                             : clock::time_point{}) {
+    // nop
+  }
+
+  /// The failure of the call if it took longer than the limit.
+  std::optional<caf::error> overran() const {
+    if (limit_ <= clock::duration::zero())
+      return std::nullopt;
+    if (auto took = stage_now() - start_; took > limit_)
+      return detail::overran(took, limit_);
+    return std::nullopt;
+  }
+
+private:
+  clock::duration limit_;
+  clock::time_point start_;
+};
 
 /// Takes the value out of what a stage function returned: a `caf::expected`
 /// holding an error stores it in `err` and yields nothing. (An optional
@@ -98,10 +142,12 @@ auto apply_sync(const Options& so, size_t index, F& f, Args&&... args) {
       return take_value<std::remove_reference_t<raw>>(r, err);
     }
   };
+  auto limit = timeout_of(so);
   for (uint32_t attempt = 1;; ++attempt) {
     bool last = !copyable || attempt > so.on_error.retries;
     std::exception_ptr ep;
     try {
+      call_timer timing{limit};
       auto y = [&] {
         if constexpr (copyable) {
           if (!last)
@@ -109,8 +155,11 @@ auto apply_sync(const Options& so, size_t index, F& f, Args&&... args) {
         }
         return once(std::forward<Args>(args)...);
       }();
-      if (y)
-        return y;
+      if (y) {
+        err = timing.overran();
+        if (!err)
+          return y;
+      }
     } catch (...) {
       ep = std::current_exception();
     }
@@ -129,11 +178,13 @@ task<std::optional<applied_t<R>>> apply_task(const Options& so, size_t index,
   using value = applied_t<R>;
   using awaited = typename task_value<R>::type;
   constexpr bool copyable = copyable_args<Ts...>;
+  auto limit = timeout_of(so);
   for (uint32_t attempt = 1;; ++attempt) {
     bool last = !copyable || attempt > so.on_error.retries;
     std::exception_ptr ep;
     std::optional<caf::error> err;
     try {
+      call_timer timing{limit};
       std::optional<std::tuple<Ts...>> copies;
       auto t = [&] {
         if constexpr (copyable) {
@@ -146,11 +197,16 @@ task<std::optional<applied_t<R>>> apply_task(const Options& so, size_t index,
       }();
       if constexpr (std::is_void_v<awaited>) {
         co_await std::move(t);
-        co_return std::optional<value>{caf::unit};
+        err = timing.overran();
+        if (!err)
+          co_return std::optional<value>{caf::unit};
       } else {
         auto r = co_await std::move(t);
-        if (auto y = take_value<awaited>(r, err))
-          co_return y;
+        if (auto y = take_value<awaited>(r, err)) {
+          err = timing.overran();
+          if (!err)
+            co_return y;
+        }
       }
     } catch (...) {
       ep = std::current_exception();

@@ -13,6 +13,16 @@
 namespace actorflow::detail {
 
 caf::error check_options(const char* op, const stage_options& so) {
+  if (so.linger < std::chrono::nanoseconds::zero())
+    return make_error(error_code::invalid_argument,
+                      std::string{op}
+                        + ": stage_options::linger must not be negative (0: "
+                          "the pipeline's default)");
+  if (so.timeout < std::chrono::nanoseconds::zero())
+    return make_error(error_code::invalid_argument,
+                      std::string{op}
+                        + ": stage_options::timeout must not be negative (0: "
+                          "no limit)");
   if (so.concurrency > 1)
     return make_error(error_code::invalid_argument,
                       std::string{op}

@@ -136,6 +136,7 @@ struct build_context {
     co.batch = bat;
     co.read_ahead = so.read_ahead;
     co.read_ahead_time = read_ahead_time;
+    co.linger = so.linger != so.linger.zero() ? so.linger : opts.linger;
     auto ch = channel<T>(sys, cap, co);
     if (!ch) {
       if (!error)

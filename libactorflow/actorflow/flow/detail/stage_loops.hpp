@@ -175,4 +175,45 @@ task<> map_items(const Options& so, F& f, receiver<T>& in, sender<U>& out) {
   }
 }
 
+/// `conflate(merge)`: an item passes at once while the downstream has
+/// credit; while it has none, the items merge into one held item
+/// (`merge(held, x)`), which leaves as soon as credit comes. So a fast
+/// producer never waits for a slow consumer, and the stage holds one item.
+template <class T, class F>
+task<> conflate_items(receiver<T>& in, sender<T>& out, F& merge) {
+  // The first item binds `out` (then `room_now` tells whether it has credit).
+  auto first = co_await in.recv();
+  if (!first || !co_await out.send(std::move(*first)))
+    co_return;
+  bool credited = false;
+  out.on_credit([&] {
+    credited = true;
+    in.interrupt_recv();
+  });
+  struct unhook {
+    sender<T>& out;
+    ~unhook() {
+      out.on_credit(nullptr);
+    }
+  } guard{out};
+  std::optional<T> held;
+  for (;;) {
+    auto x = co_await in.recv();
+    auto woken = std::exchange(credited, false);
+    if (x)
+      held = held ? merge(std::move(*held), std::move(*x)) : std::move(*x);
+    else if (!woken)
+      break; // end of stream (not a wake-up by credit)
+    if (out.receivers_gone())
+      co_return;
+    if (held && out.room_now() > 0) {
+      out.append_now(std::move(*held));
+      out.commit_now();
+      held.reset();
+    }
+  }
+  if (held)
+    (void)co_await out.send(std::move(*held));
+}
+
 } // namespace actorflow::detail
