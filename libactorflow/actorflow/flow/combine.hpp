@@ -52,14 +52,18 @@ typename Inspector::result_type inspect(Inspector& f, either<A, B>& x) {
 template <class A, class B>
 flow<std::pair<A, B>> zip(flow<A> a, flow<B> b, stage_options so = {}) {
   using U = std::pair<A, B>;
-  auto [build_a, err_a] = std::move(a).release();
-  auto [build_b, err_b] = std::move(b).release();
-  if (err_a || err_b)
-    return flow<U>{nullptr, err_a ? std::move(err_a) : std::move(err_b)};
+  // Named variables, not structured bindings: clang 14 cannot capture those.
+  auto released_a = std::move(a).release();
+  auto released_b = std::move(b).release();
+  if (released_a.second || released_b.second)
+    return flow<U>{nullptr, released_a.second ? std::move(released_a.second)
+                                              : std::move(released_b.second)};
   if (auto err = detail::check_options("zip", so))
     return flow<U>{nullptr, std::move(err)};
   return flow<U>{
-    [build_a, build_b, so](detail::build_context& ctx, sender<U> out) {
+    [build_a = std::move(released_a.first),
+     build_b = std::move(released_b.first),
+     so](detail::build_context& ctx, sender<U> out) {
       auto left = ctx.make_channel<A>(so);
       auto right = ctx.make_channel<B>(so);
       if (!left || !right)
