@@ -26,6 +26,7 @@
 #include "actorflow/flow/operators.hpp"
 #include "actorflow/flow/parallel_then.hpp"
 #include "actorflow/flow/route_by_key.hpp"
+#include "actorflow/flow/keyed.hpp"
 #include "actorflow/flow/sinks.hpp"
 #include "actorflow/flow/tee.hpp"
 #include "actorflow/flow/combine.hpp"

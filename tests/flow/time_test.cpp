@@ -2,11 +2,14 @@
 // sleep decides an outcome. One case runs on the steady clock, to show that
 // the production clock delivers too.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -388,6 +391,178 @@ BOOST_AUTO_TEST_CASE(bad_arguments_are_errors, *utf::label("errors")) {
                  "sliding(d, step): step must be positive");
   expect_invalid(sys, actorflow::iota(0, 10).sliding(10ms, 20ms),
                  "would drop the items between the windows");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(keyed_windows, system_fixture)
+
+namespace {
+
+using ev = std::pair<int, int64_t>; // (key, time in ms)
+using kwin = actorflow::keyed_window<int, ev>;
+
+std::chrono::nanoseconds time_of_ev(const ev& x) {
+  return std::chrono::milliseconds{x.second};
+}
+
+/// Windows ordered by key, then start (the workers interleave their keys).
+std::vector<kwin> by_key(std::vector<kwin> xs) {
+  std::stable_sort(xs.begin(), xs.end(), [](const kwin& a, const kwin& b) {
+    return std::tie(a.key, a.start) < std::tie(b.key, b.start);
+  });
+  return xs;
+}
+
+/// The sequential reference of key_by(key).event_tumbling(d, time_of,
+/// lateness): the watermark of the whole stream (latest time - lateness)
+/// decides which items are late; the others land in (key, window).
+std::pair<std::vector<kwin>, std::vector<ev>> reference_windows(
+  const std::vector<ev>& xs, std::chrono::milliseconds d,
+  std::chrono::milliseconds lateness) {
+  std::map<std::pair<int, int64_t>, std::vector<ev>> windows;
+  std::vector<ev> late;
+  std::optional<int64_t> latest;
+  for (auto& x : xs) {
+    auto index = x.second >= 0 ? x.second / d.count()
+                               : (x.second - d.count() + 1) / d.count();
+    auto end = (index + 1) * d.count();
+    if (latest && end <= *latest - lateness.count()) {
+      late.push_back(x);
+      continue;
+    }
+    latest = std::max(latest.value_or(x.second), x.second);
+    windows[{x.first, index}].push_back(x);
+  }
+  std::vector<kwin> result;
+  for (auto& [at, items] : windows)
+    result.push_back(
+      kwin{at.first, at.second * d, (at.second + 1) * d, std::move(items)});
+  return {std::move(result), std::move(late)};
+}
+
+} // namespace
+
+//! Contract: key_by(n, key).event_tumbling(d, time_of, lateness, on_late)
+//! gives every key its own windows, equal to a sequential reference for
+//! any number of workers: the watermark of the whole stream decides which
+//! items are late (they go to on_late), and each key's windows leave in
+//! order of start.
+BOOST_AUTO_TEST_CASE(event_time_windows_per_key_match_a_reference,
+                     *utf::label("operators")) {
+  // 3000 items of 7 keys, times rising by 0-3 ms, every 10th item up to
+  // 40 ms in the past: windows of 25 ms, lateness 10 ms, so some are late.
+  std::vector<ev> xs;
+  int64_t now = 0;
+  for (int i = 0; i < 3000; ++i) {
+    now += (i * 7919) % 4;
+    auto t = i % 10 == 9 ? now - (i * 31) % 41 : now;
+    xs.emplace_back((i * 13) % 7, t);
+  }
+  auto [want, want_late] = reference_windows(xs, 25ms, 10ms);
+  BOOST_REQUIRE(!want_late.empty());
+  for (size_t n : {1u, 2u, 4u}) {
+    BOOST_TEST_CONTEXT("workers: " << n) {
+      auto late = std::make_shared<std::vector<ev>>();
+      auto res = actorflow::from(xs)
+                   .key_by(n, [](const ev& x) { return x.first; })
+                   .event_tumbling(25ms, time_of_ev, 10ms,
+                                   [late](const ev& x) { late->push_back(x); })
+                   .collect()
+                   .run(sys);
+      BOOST_REQUIRE_MESSAGE(res,
+                            (res ? "" : actorflow::to_string_any(res.error())));
+      // Per key, the windows came in order of start.
+      std::map<int, std::chrono::nanoseconds> last;
+      for (auto& w : *res) {
+        if (auto i = last.find(w.key); i != last.end())
+          BOOST_TEST(w.start > i->second, "key " << w.key << " out of order");
+        last[w.key] = w.start;
+      }
+      BOOST_TEST((by_key(std::move(*res)) == want));
+      BOOST_TEST((*late == want_late));
+    }
+  }
+}
+
+//! Contract: key_by(n, key).tumbling(d) sends, at the end of each window of
+//! d on the run's clock (the same windows on every worker), one window per
+//! key that had items, and nothing for a window without items; the end of
+//! the stream closes the last windows early.
+BOOST_AUTO_TEST_CASE(processing_time_windows_per_key,
+                     *utf::label("operators")) {
+  using win = actorflow::keyed_window<int, int>;
+  timed_run<int, win> t{sys, "key_by.tumbling", [](actorflow::flow<int> f) {
+                          return std::move(f)
+                            .key_by(2, [](int x) { return x % 2; })
+                            .tumbling(100ms);
+                        }};
+  // The workers took `n` items in all (so they came at the clock's time).
+  auto workers_took = [&](uint64_t n) {
+    return eventually([&] {
+      uint64_t sum = 0;
+      for (auto& s : t.run->stats().stages)
+        if (contains(s.name, "key_by.tumbling") && contains(s.name, ".worker"))
+          sum += s.items_in;
+      return sum == n;
+    });
+  };
+  auto recv2 = [&] {
+    std::vector<win> ws;
+    for (int i = 0; i < 2; ++i)
+      if (auto w = t.out.blocking_recv())
+        ws.push_back(std::move(*w));
+    std::sort(ws.begin(), ws.end(),
+              [](const win& a, const win& b) { return a.key < b.key; });
+    return ws;
+  };
+  for (int x : {1, 2, 3})
+    BOOST_REQUIRE(t.in.blocking_send(x));
+  BOOST_REQUIRE(workers_took(3));
+  t.vc->advance(60ms);
+  BOOST_REQUIRE(t.in.blocking_send(4));
+  BOOST_REQUIRE(workers_took(4));
+  t.vc->advance(39ms);
+  BOOST_TEST(t.vc->pending() == 2u, "a window closed 1 ms early");
+  t.vc->advance(1ms);
+  BOOST_TEST(
+    (recv2()
+     == std::vector<win>{{0, 0ms, 100ms, {2, 4}}, {1, 0ms, 100ms, {1, 3}}}));
+  t.vc->advance(150ms); // [100, 200) holds nothing and sends nothing
+  BOOST_REQUIRE(t.in.blocking_send(5)); // at 250: window [200, 300)
+  BOOST_REQUIRE(workers_took(5));
+  BOOST_TEST(t.vc->pending() == 1u);
+  t.vc->advance(50ms);
+  BOOST_TEST(
+    (t.out.blocking_recv() == std::optional<win>{win{1, 200ms, 300ms, {5}}}));
+  for (int x : {6, 7})
+    BOOST_REQUIRE(t.in.blocking_send(x));
+  t.in.close();
+  BOOST_TEST(
+    (recv2()
+     == std::vector<win>{{0, 300ms, 400ms, {6}}, {1, 300ms, 400ms, {7}}}));
+  t.finish_closed();
+}
+
+//! Contract: no workers, a window of zero or less and a negative lateness
+//! are clear errors.
+BOOST_AUTO_TEST_CASE(bad_arguments_are_errors, *utf::label("errors")) {
+  auto key = [](int x) {
+    return x % 3;
+  };
+  auto at = [](int x) {
+    return std::chrono::milliseconds{x};
+  };
+  expect_invalid(sys, actorflow::iota(0, 10).key_by(0, key).tumbling(10ms),
+                 "key_by(0, key): needs at least one worker");
+  expect_invalid(sys, actorflow::iota(0, 10).key_by(2, key).tumbling(0ms),
+                 "key_by(key).tumbling(d): d must be positive");
+  expect_invalid(sys,
+                 actorflow::iota(0, 10).key_by(key).event_tumbling(-1ms, at),
+                 "key_by(key).event_tumbling(d, time_of): d must be positive");
+  expect_invalid(
+    sys, actorflow::iota(0, 10).key_by(key).event_tumbling(10ms, at, -1ms),
+    "lateness must not be negative");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

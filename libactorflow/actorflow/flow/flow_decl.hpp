@@ -4,7 +4,7 @@
 
 // The class `flow<T>`: every member declared and documented here, defined
 // out of line in plumbing.hpp (the builder's own members), operators.hpp,
-// parallel_then.hpp, route_by_key.hpp, sinks.hpp, tee.hpp and actor_io.hpp.
+// parallel_then.hpp, route_by_key.hpp, keyed.hpp, sinks.hpp, tee.hpp and actor_io.hpp.
 // Include "actorflow/flow.hpp", which brings them all.
 
 #include <chrono>
@@ -28,6 +28,9 @@
 namespace actorflow {
 
 struct actor_sink_options;
+
+template <class T, class K>
+class keyed_flow;
 
 /// A description of a stream of `T`: a source and the stages after it. Each
 /// stage becomes an actor when the pipeline runs; every link is a bounded
@@ -359,6 +362,26 @@ public:
   /// ~~~
   template <class K, class F>
   auto route_by_key(K key, F f, stage_options so = {}) &&;
+
+  /// Splits the stream by `key(item)` for windows per key (see
+  /// `keyed_flow`): `n` worker actors each own the keys that hash to them.
+  /// The key type must be hashable with std::hash and comparable with ==.
+  ///
+  /// ~~~
+  /// using namespace std::chrono_literals;
+  /// clicks.key_by(4, [](const click& c) { return c.page; }).tumbling(10s);
+  /// ~~~
+  template <class K>
+  keyed_flow<T, K> key_by(size_t n, K key) &&;
+
+  /// `key_by` with `so.workers` workers of the window's `stage_options`, by
+  /// default one per thread of the actor system's scheduler.
+  ///
+  /// ~~~
+  /// clicks.key_by([](const click& c) { return c.page; }).tumbling(10s);
+  /// ~~~
+  template <class K>
+  keyed_flow<T, K> key_by(K key) &&;
 
   /// Every item also goes to a branch: `branch(flow<T>)` returns the branch's
   /// pipeline (see actorflow/flow/tee.hpp).

@@ -27,18 +27,28 @@ namespace actorflow {
 
 namespace detail {
 
-/// The scatter of `route_by_key`: sends every item to the lane of its key's
-/// hash.
-template <class Key, class T, class K>
-task<> route_scatter(K key, stage_options so, receiver<T> in,
-                     std::vector<sender<T>> lanes) {
+/// Passes an item to its lane as it is (the lanes of `route_by_key`).
+struct pass_item {
+  template <class Key, class T>
+  std::optional<T> operator()(Key&&, T&& x) const {
+    return std::optional<T>{std::move(x)};
+  }
+};
+
+/// The scatter of `route_by_key` and `key_by`: sends every item to the lane
+/// of its key's hash, as `wrap(key, item)` makes it (nothing: the item is
+/// dropped, e.g. a late item of a keyed event-time window).
+template <class Key, class T, class L, class K, class Wrap>
+task<> route_scatter(K key, stage_options so, Wrap wrap, receiver<T> in,
+                     std::vector<sender<L>> lanes) {
   size_t index = 0;
   while (auto x = co_await in.recv()) {
     auto k = apply_at(so, index++, key, std::as_const(*x));
     if (!k)
       continue;
     auto lane = std::hash<Key>{}(*k) % lanes.size();
-    if (!co_await lanes[lane].send(std::move(*x)))
+    auto y = wrap(std::move(*k), std::move(*x));
+    if (y && !co_await lanes[lane].send(std::move(*y)))
       co_return;
   }
 }
@@ -50,33 +60,35 @@ task<> route_worker(F f, stage_options so, receiver<T> lane, sender<U> out) {
   co_await map_items(so, f, lane, out);
 }
 
-/// Spawns the actors of `route_by_key` between `build` (upstream) and
-/// `out`: the scatter, and one worker per lane.
-template <class Key, class T, class U, class K, class F>
-void wire_route(build_context& ctx, const build_fn<T>& build, const K& key,
-                const F& f, const stage_options& so, std::optional<size_t> n,
+/// Spawns the actors of a keyed stage between `build` (upstream) and `out`:
+/// the scatter (`route_scatter` with `wrap`), and one worker per lane
+/// running `lane(receiver<L>, sender<U>)`, named after `op`.
+template <class Key, class T, class L, class U, class K, class Wrap, class Lane>
+void wire_route(build_context& ctx, const build_fn<T>& build, const char* op,
+                const K& key, const Wrap& wrap, const Lane& lane,
+                const stage_options& so, std::optional<size_t> n,
                 sender<U> out) {
   auto workers = worker_count(n, so, ctx);
   auto in = ctx.make_channel<T>({.capacity = so.capacity, .batch = so.batch});
   if (!in)
     return;
-  std::vector<sender<T>> lanes;
-  std::vector<receiver<T>> lane_rx;
+  std::vector<sender<L>> lanes;
+  std::vector<receiver<L>> lane_rx;
   for (size_t i = 0; i < workers; ++i) {
-    auto lane = ctx.make_channel<T>({.read_ahead = so.read_ahead});
-    if (!lane)
+    auto ch = ctx.make_channel<L>({.read_ahead = so.read_ahead});
+    if (!ch)
       return;
-    lanes.push_back(std::move(lane->tx));
-    lane_rx.push_back(std::move(lane->rx));
+    lanes.push_back(std::move(ch->tx));
+    lane_rx.push_back(std::move(ch->rx));
   }
   build(ctx, std::move(in->tx));
-  auto base = ctx.stage_name("route_by_key");
-  ctx.spawn(base + ".scatter", &route_scatter<Key, T, K>, key, so,
-            std::move(in->rx), std::move(lanes));
+  auto base = ctx.stage_name(op);
+  ctx.spawn(base + ".scatter", &route_scatter<Key, T, L, K, Wrap>, key, so,
+            wrap, std::move(in->rx), std::move(lanes));
   // The workers write into copies of `out`: the gather is the channel.
   for (size_t i = 0; i < workers; ++i)
-    ctx.spawn(base + ".worker" + std::to_string(i + 1), &route_worker<F, T, U>,
-              f, so, std::move(lane_rx[i]), sender<U>{out});
+    ctx.spawn(base + ".worker" + std::to_string(i + 1), lane,
+              std::move(lane_rx[i]), sender<U>{out});
 }
 
 } // namespace detail
@@ -140,7 +152,13 @@ auto flow<T>::route(std::optional<size_t> n, K key, F f, stage_options so) && {
     return flow<U>{[build = std::move(build), n, key = std::move(key),
                     f = std::move(f),
                     so](detail::build_context& ctx, sender<U> out) {
-      detail::wire_route<key_t>(ctx, build, key, f, so, n, std::move(out));
+      auto lane = [f, so](receiver<T> in, sender<U> out) {
+        return detail::route_worker<F, T, U>(f, so, std::move(in),
+                                             std::move(out));
+      };
+      detail::wire_route<key_t, T, T>(ctx, build, "route_by_key", key,
+                                      detail::pass_item{}, lane, so, n,
+                                      std::move(out));
     }};
   }
 }

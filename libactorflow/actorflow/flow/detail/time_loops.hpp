@@ -66,6 +66,14 @@ inline clock::time_point window_end(clock::time_point origin, clock::duration d,
   return origin + ((t - origin) / d + 1) * d;
 }
 
+/// The index of the event-time window of length `d` that holds `t`:
+/// windows start at multiples of `d` since the epoch of the items' clock.
+inline int64_t event_window_index(std::chrono::nanoseconds t,
+                                  std::chrono::nanoseconds d) noexcept {
+  auto q = t.count() / d.count();
+  return t.count() % d.count() < 0 ? q - 1 : q; // floor
+}
+
 /// Collects items into vectors of up to `k`. A vector leaves when it is
 /// full, when the clock reaches `due(origin, first)` (`first`: when its first
 /// item came, `origin`: when the stage started), or at the end of the
@@ -192,10 +200,6 @@ task<> event_windows(receiver<T>& in, sender<event_window<T>>& out,
   std::map<int64_t, std::vector<T>> open; // by window index
   std::optional<ns> latest;               // latest item time seen
   std::optional<int64_t> closed;          // windows up to this index left
-  auto index_of = [&](ns t) {
-    auto q = t.count() / d.count();
-    return t.count() % d.count() < 0 ? q - 1 : q; // floor
-  };
   // The first open window, if the watermark passed its end (always at the
   // end of the stream).
   auto next_due = [&](bool at_end) -> std::optional<event_window<T>> {
@@ -212,7 +216,7 @@ task<> event_windows(receiver<T>& in, sender<event_window<T>>& out,
   };
   while (auto x = co_await in.recv()) {
     ns t = time_of(std::as_const(*x));
-    auto w = index_of(t);
+    auto w = event_window_index(t, d);
     if (closed && w <= *closed) {
       if (on_late)
         on_late(*x);
