@@ -114,6 +114,20 @@ BOOST_FIXTURE_TEST_CASE(zip_pairs_in_order_and_ends_with_the_shorter,
       want.emplace_back(i, 2 * i64{i});
     BOOST_TEST((pairs == want), "capacity " << cap);
   }
+  // Items that own memory: each pair is built and sent exactly once.
+  auto text = [](int x) {
+    return std::string(40, 'a') + std::to_string(x);
+  };
+  auto res = actorflow::zip(actorflow::iota(0, 500).then(text),
+                            actorflow::iota(0, 600).then(text))
+               .enumerate()
+               .collect()
+               .run(sys);
+  auto pairs = value_of(std::move(res));
+  BOOST_TEST_REQUIRE(pairs.size() == 500u);
+  for (int i = 0; i < 500; ++i)
+    BOOST_TEST(
+      (pairs[i] == std::pair{uint64_t(i), std::pair{text(i), text(i)}}));
 }
 
 //! Contract: combine_latest(a, b) sends nothing until both inputs sent an

@@ -60,30 +60,32 @@ flow<std::pair<A, B>> zip(flow<A> a, flow<B> b, stage_options so = {}) {
                                               : std::move(released_b.second)};
   if (auto err = detail::check_options("zip", so))
     return flow<U>{nullptr, std::move(err)};
-  return flow<U>{
-    [build_a = std::move(released_a.first),
-     build_b = std::move(released_b.first),
-     so](detail::build_context& ctx, sender<U> out) {
-      auto left = ctx.make_channel<A>(so);
-      auto right = ctx.make_channel<B>(so);
-      if (!left || !right)
-        return;
-      build_a(ctx, std::move(left->tx));
-      build_b(ctx, std::move(right->tx));
-      ctx.spawn(
-        ctx.stage_name("zip"),
-        [](receiver<A> xs, receiver<B> ys, sender<U> out) -> task<> {
-          for (;;) {
-            auto x = co_await xs.recv();
-            if (!x)
-              co_return;
-            auto y = co_await ys.recv();
-            if (!y || !co_await out.send(U{std::move(*x), std::move(*y)}))
-              co_return;
-          }
-        },
-        std::move(left->rx), std::move(right->rx), std::move(out));
-    }};
+  return flow<U>{[build_a = std::move(released_a.first),
+                  build_b = std::move(released_b.first),
+                  so](detail::build_context& ctx, sender<U> out) {
+    auto left = ctx.make_channel<A>(so);
+    auto right = ctx.make_channel<B>(so);
+    if (!left || !right)
+      return;
+    build_a(ctx, std::move(left->tx));
+    build_b(ctx, std::move(right->tx));
+    ctx.spawn(
+      ctx.stage_name("zip"),
+      [](receiver<A> xs, receiver<B> ys, sender<U> out) -> task<> {
+        for (;;) {
+          auto x = co_await xs.recv();
+          if (!x)
+            co_return;
+          auto y = co_await ys.recv();
+          if (!y)
+            co_return;
+          U xy{std::move(*x), std::move(*y)}; // see key_panes::send_all
+          if (!co_await out.send(std::move(xy)))
+            co_return;
+        }
+      },
+      std::move(left->rx), std::move(right->rx), std::move(out));
+  }};
 }
 
 /// Once both `a` and `b` sent an item, pairs every new item of either with
@@ -119,7 +121,10 @@ flow<std::pair<A, B>> combine_latest(flow<A> a, flow<B> b,
           y = std::move(v->b);
         else
           x = std::move(v->a);
-        if (x && y && !co_await out.send(U{*x, *y}))
+        if (!x || !y)
+          continue;
+        U xy{*x, *y}; // named: see key_panes::send_all
+        if (!co_await out.send(std::move(xy)))
           co_return;
       }
     });

@@ -170,7 +170,10 @@ flow<std::pair<uint64_t, T>> flow<T>::enumerate(stage_options so) && {
     "enumerate", so, [](receiver<T> in, sender<U> out) -> task<> {
       for (uint64_t i = 0;; ++i) {
         auto x = co_await in.recv();
-        if (!x || !co_await out.send(U{i, std::move(*x)}))
+        if (!x)
+          co_return;
+        U y{i, std::move(*x)}; // named: see key_panes::send_all
+        if (!co_await out.send(std::move(y)))
           co_return;
       }
     });
