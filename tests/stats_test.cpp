@@ -629,6 +629,101 @@ BOOST_FIXTURE_TEST_CASE(blocking_run_with_a_monitor, system_fixture,
   BOOST_TEST(mon->stats().stages[1].items_in == 10u);
 }
 
+//! Contract: the latency histogram rounds up by less than a quarter: every
+//! value lies in a bucket whose upper bound is at least the value and
+//! under 1.25 times it; buckets grow with the value; a percentile is the
+//! upper bound of the bucket of its rank, zero without items.
+BOOST_AUTO_TEST_CASE(latency_histogram_buckets_and_percentiles,
+                     *utf::label("stats")) {
+  using actorflow::latency_histogram;
+  size_t last = 0;
+  for (uint64_t v = 1; v < (uint64_t{1} << 62); v += v / 8 + 1) {
+    auto b = latency_histogram::bucket_of(v);
+    auto ub = latency_histogram::upper_bound(b);
+    BOOST_TEST(b >= last, v);
+    BOOST_TEST(ub >= v, v);
+    BOOST_TEST(static_cast<double>(ub) < 1.25 * static_cast<double>(v) + 1, v);
+    BOOST_TEST(latency_histogram::bucket_of(ub) == b, v);
+    BOOST_TEST(latency_histogram::bucket_of(ub + 1) == b + 1, v);
+    last = b;
+  }
+  latency_histogram h;
+  BOOST_TEST(h.percentile(0.5).count() == 0);
+  for (int us = 1; us <= 1000; ++us)
+    h.add(std::chrono::microseconds{us});
+  h.add(std::chrono::microseconds{500}, 1000); // weighted: 1000 more items
+  BOOST_TEST(h.count() == 2000u);
+  auto near = [](std::chrono::nanoseconds got, std::chrono::nanoseconds want) {
+    return got >= want && got.count() < want.count() * 5 / 4;
+  };
+  BOOST_TEST(near(h.percentile(0.5), 500us), h.percentile(0.5).count());
+  BOOST_TEST(near(h.percentile(0.999), 998us), h.percentile(0.999).count());
+  BOOST_TEST(near(h.percentile(1.0), 1000us), h.percentile(1.0).count());
+  BOOST_TEST(near(h.percentile(0.0), 1us), h.percentile(0.0).count());
+  latency_histogram twice = h;
+  twice.merge(h);
+  BOOST_TEST(twice.count() == 4000u);
+  BOOST_TEST(twice.percentile(0.5) == h.percentile(0.5));
+}
+
+//! Contract: every item a stage took counts once in its latency histogram
+//! (sources have none), and the time from entering a stage's input
+//! channel to leaving the stage includes the queueing: while the sink
+//! holds its first item for a while, the items queued behind it wait as
+//! long, so the sink's p99 is at least that wait, far above the p50 of the
+//! stages before it. The table and the Graphviz labels show p50 and p99.
+BOOST_FIXTURE_TEST_CASE(per_stage_latency_histograms, system_fixture,
+                        *utf::label("stats")) {
+  constexpr int n = 2000;
+  auto g = std::make_shared<gate>();
+  opener guard{g};
+  run_options ro;
+  ro.capacity = 64;
+  auto run = actorflow::iota(0, n)
+               .then([](int x) { return x + 1; })
+               .parallel_then(2, [](int x) { return x * 2; })
+               .for_each([g](int x) {
+                 if (x == 2)
+                   g->pass(); // the first item holds the sink
+               })
+               .start(sys, ro);
+  BOOST_TEST_REQUIRE(eventually([&] { return g->entered.load(); }));
+  // Once the channel into the sink ran full, hold the sink 50 ms more by its
+  // own busy figure (a bounded wait on a reading, not a sleep): the items
+  // in that channel (64, over 1% of them) then waited at least that long.
+  std::chrono::nanoseconds full_at{0};
+  auto full = [&] {
+    auto st = run.stats();
+    auto into = edges(st, "parallel_then#3.gather", "sink#4");
+    if (into.size() != 1 || into[0].max_in_flight < into[0].capacity)
+      return false;
+    full_at = stage(st, "sink#4").busy;
+    return true;
+  };
+  BOOST_TEST_REQUIRE(eventually(full), actorflow::to_string(run.stats()));
+  auto held = [&] {
+    return stage(run.stats(), "sink#4").busy > full_at + 50ms;
+  };
+  BOOST_TEST_REQUIRE(eventually(held), actorflow::to_string(run.stats()));
+  g->release();
+  BOOST_TEST_REQUIRE(static_cast<bool>(run.wait()));
+  auto st = run.stats();
+  auto table = actorflow::to_string(st);
+  BOOST_TEST_INFO(table);
+  for (auto& s : st.stages)
+    BOOST_TEST(s.latency.count() == s.items_in, s.name);
+  BOOST_TEST(stage(st, "iota#1").latency.count() == 0u);
+  auto& sink = stage(st, "sink#4");
+  BOOST_TEST(sink.items_in == uint64_t{n});
+  BOOST_TEST(sink.latency.percentile(0.99) >= 50ms);
+  BOOST_TEST(sink.latency.percentile(0.99)
+             > 10 * stage(st, "then#2").latency.percentile(0.5));
+  BOOST_TEST(actorflow_test::contains(table, "p99"));
+  auto dot = st.to_dot();
+  BOOST_TEST(count(dot, "latency p50 ") == st.stages.size() - 1, dot);
+  check_dot(dot, st);
+}
+
 //! Contract: a cancelled pipeline's stages all end as done, with the
 //! figures they reached; a pipeline that failed to build has empty stats
 //! and a well-formed (empty) digraph.

@@ -11,6 +11,7 @@
 #include "actorflow/flow.hpp"
 #include "actorflow/fwd.hpp"
 #include "actorflow/init.hpp"
+#include "actorflow/latency_histogram.hpp"
 #include "actorflow/receiver.hpp"
 #include "actorflow/remote.hpp"
 #include "actorflow/remote/wire.hpp"

@@ -16,6 +16,7 @@ enum class stage_state : uint8_t;
 // -- classes ------------------------------------------------------------------
 
 class clock;
+class latency_histogram;
 class pipeline_monitor;
 class virtual_clock;
 class worker;

@@ -176,6 +176,24 @@ std::string millis(std::chrono::nanoseconds x) {
   return buf;
 }
 
+/// A latency in a short human unit ("850 ns", "12 us", "3.4 ms", "2.1 s");
+/// "-" for none.
+std::string duration_text(std::chrono::nanoseconds x) {
+  char buf[32];
+  auto ns = static_cast<double>(x.count());
+  if (x.count() <= 0)
+    return "-";
+  if (ns < 1e3)
+    std::snprintf(buf, sizeof(buf), "%.0f ns", ns);
+  else if (ns < 1e6)
+    std::snprintf(buf, sizeof(buf), "%.3g us", ns / 1e3);
+  else if (ns < 1e9)
+    std::snprintf(buf, sizeof(buf), "%.3g ms", ns / 1e6);
+  else
+    std::snprintf(buf, sizeof(buf), "%.3g s", ns / 1e9);
+  return buf;
+}
+
 } // namespace
 
 std::string pipeline_stats::to_dot() const {
@@ -195,6 +213,9 @@ std::string pipeline_stats::to_dot() const {
              + percent(st.idle_share());
     if (st.waiting.count() > 0)
       label += ", waiting " + percent(st.waiting_share());
+    if (st.latency.count() > 0)
+      label += "\nlatency p50 " + duration_text(st.latency.percentile(0.5))
+               + ", p99 " + duration_text(st.latency.percentile(0.99));
     if (!st.done)
       label += std::string{"\n("} + to_string(st.state) + ")";
     out += "  " + node_id('s', i) + " [label=" + quoted(label);
@@ -233,18 +254,22 @@ std::string to_string(const pipeline_stats& x) {
   auto hot = x.bottleneck();
   std::string out;
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "%-*s %12s %12s %6s %8s %6s %8s %10s  %s\n",
+  std::snprintf(buf, sizeof(buf),
+                "%-*s %12s %12s %6s %8s %6s %8s %10s %9s %9s  %s\n",
                 static_cast<int>(width), "stage", "in", "out", "busy",
-                "stalled", "idle", "waiting", "alive ms", "state");
+                "stalled", "idle", "waiting", "alive ms", "p50", "p99",
+                "state");
   out += buf;
   for (auto& st : x.stages) {
     std::snprintf(
       buf, sizeof(buf),
-      "%-*s %12" PRIu64 " %12" PRIu64 " %6s %8s %6s %8s %10s  %s%s\n",
+      "%-*s %12" PRIu64 " %12" PRIu64 " %6s %8s %6s %8s %10s %9s %9s  %s%s\n",
       static_cast<int>(width), st.name.c_str(), st.items_in, st.items_out,
       percent(st.busy_share()).c_str(), percent(st.stalled_share()).c_str(),
       percent(st.idle_share()).c_str(), percent(st.waiting_share()).c_str(),
-      millis(st.alive()).c_str(), to_string(st.state),
+      millis(st.alive()).c_str(),
+      duration_text(st.latency.percentile(0.5)).c_str(),
+      duration_text(st.latency.percentile(0.99)).c_str(), to_string(st.state),
       &st == hot ? "  <- bottleneck" : "");
     out += buf;
   }
@@ -310,6 +335,7 @@ stage_stats read_stage(detail::stage_probe& probe, size_t index, int64_t now,
   st.waiting = ticks_to_ns(t.ticks[bucket::waiting_ticks]);
   st.state = t.state;
   st.done = t.state == stage_state::done;
+  st.latency = probe.read_latency();
   probe.for_each_port([&](const detail::port_probe& p) {
     auto n = p.items.load(std::memory_order_relaxed);
     if (!p.control)

@@ -16,6 +16,7 @@
 #include "actorflow/detail/batch.hpp"
 #include "actorflow/detail/channel_params.hpp"
 #include "actorflow/detail/host.hpp"
+#include "actorflow/detail/stage_probe.hpp"
 
 namespace actorflow::detail {
 
@@ -92,7 +93,9 @@ public:
       [this](close_rx_atom, endpoint_id id, batch<T>& rest, uint32_t consumed) {
         on_close_rx(id, rest, consumed);
       },
-      [this](items_atom, endpoint_id id, batch<T>& xs) { on_bounced(id, xs); },
+      [this](items_atom, endpoint_id id, batch<T>& xs, int64_t at) {
+        on_bounced(id, xs, at);
+      },
       [this](abandon_atom, endpoint_id id) {
         if (auto i = txs_.find(id); i != txs_.end() && !i->second.host)
           drop_tx(id);
@@ -156,7 +159,7 @@ private:
     // way to the receiver's host, which bounces it back before it sees
     // the ack (messages between two actors keep their order).
     auto n = static_cast<uint32_t>(rest.size());
-    requeue(take_front(rx.origins, n), rest);
+    requeue(take_front(rx.origins, n), rest, 0); // their stamp is lost
     rx.delivered -= std::min(rx.delivered, n);
     delivered_ -= n;
     if (rx.host && rx.delivered > 0) {
@@ -174,7 +177,7 @@ private:
   }
 
   /// Items of receiver `id` that were on their way when it closed.
-  void on_bounced(endpoint_id id, batch<T>& xs) {
+  void on_bounced(endpoint_id id, batch<T>& xs, int64_t at) {
     auto i = bouncing_rxs_.find(id);
     if (i == bouncing_rxs_.end()) {
       stats_->count_dropped(xs.size());
@@ -182,7 +185,7 @@ private:
     }
     auto n
       = static_cast<uint32_t>(std::min<size_t>(xs.size(), i->second.pending));
-    requeue(take_front(i->second.origins, n), xs);
+    requeue(take_front(i->second.origins, n), xs, at);
     i->second.pending -= n;
     bouncing_ -= n;
     if (i->second.pending == 0) {
@@ -228,6 +231,8 @@ private:
     endpoint_id from;
     std::vector<T> items;
     size_t pos;
+    /// When the items came (`probe_clock`; see stage_probe.hpp, Latency).
+    int64_t at;
 
     size_t size() const noexcept {
       return items.size() - pos;
@@ -279,7 +284,7 @@ private:
       return;
     }
     buffered_ += n;
-    buffer_.push_back(chunk{id, std::move(xs), 0});
+    buffer_.push_back(chunk{id, std::move(xs), 0, probe_clock()});
     record_in_flight();
   }
 
@@ -317,7 +322,7 @@ private:
   /// Puts items that a receiver handed back (or that bounced) in front of the
   /// buffer, split by origin, behind items requeued earlier: they were
   /// delivered before anything still buffered, and after those.
-  void requeue(const ledger& origins, std::vector<T>& xs) {
+  void requeue(const ledger& origins, std::vector<T>& xs, int64_t at) {
     if (xs.empty())
       return;
     std::vector<chunk> parts;
@@ -328,7 +333,7 @@ private:
         break;
       std::vector<T> part(std::make_move_iterator(xs.begin() + pos),
                           std::make_move_iterator(xs.begin() + pos + k));
-      parts.push_back(chunk{seg.from, std::move(part), 0});
+      parts.push_back(chunk{seg.from, std::move(part), 0, at});
       pos += k;
     }
     if (pos < xs.size()) // no origin known (cannot happen in practice)
@@ -336,7 +341,7 @@ private:
         chunk{endpoint_id{},
               std::vector<T>(std::make_move_iterator(xs.begin() + pos),
                              std::make_move_iterator(xs.end())),
-              0});
+              0, at});
     // Find the end of the requeued prefix of the buffer.
     auto where = buffer_.begin();
     for (size_t seen = 0; seen < requeued_ && where != buffer_.end(); ++where)
@@ -529,6 +534,9 @@ private:
       auto n = std::min<size_t>(rx.demand, buffered_);
       std::vector<T> out;
       auto& front = buffer_.front();
+      // The oldest item's stamp, for the receiver's latency histogram; a
+      // receiver in another process has another clock.
+      auto at = rx.host.node() == node() ? front.at : 0;
       if (front.pos == 0 && front.items.size() == n) {
         add_origin(rx.origins, front.from, n);
         out = std::move(front.items);
@@ -555,7 +563,7 @@ private:
       rx.delivered += k;
       delivered_ += k;
       stats_->delivered.fetch_add(k, std::memory_order_relaxed);
-      send(rx.host, items_atom::value, id, batch<T>{std::move(out)});
+      send(rx.host, items_atom::value, id, batch<T>{std::move(out)}, at);
       if (rx.demand > 0)
         hungry_.push_back(id);
     }

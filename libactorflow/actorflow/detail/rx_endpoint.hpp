@@ -2,7 +2,11 @@
 
 #pragma once
 
+#include <deque>
+#include <limits>
+
 #include "actorflow/detail/endpoint_core.hpp"
+#include "actorflow/detail/stage_probe.hpp"
 
 namespace actorflow::detail {
 
@@ -53,7 +57,9 @@ public:
       return std::nullopt;
     auto result = std::optional<T>{std::move(in_[pos_++])};
     ++taken_;
-    if (++consumed_ == half_window_ || pos_ == in_.size()) [[unlikely]]
+    ++took_;
+    if (++consumed_ == half_window_ || pos_ == in_.size() || took_ == due_)
+      [[unlikely]]
       mark_dirty();
     return result;
   }
@@ -78,7 +84,8 @@ public:
     pos_ += n;
     taken_ += static_cast<uint32_t>(n);
     consumed_ += static_cast<uint32_t>(n);
-    if (consumed_ >= half_window_ || pos_ == in_.size())
+    took_ += n;
+    if (consumed_ >= half_window_ || pos_ == in_.size() || took_ >= due_)
       mark_dirty();
   }
 
@@ -126,6 +133,8 @@ public:
       guard.lock();
     if (mode_ == mode::closed)
       return;
+    if (mode_ == mode::hosted && took_ >= due_)
+      sample_latency(); // the stage took them before it ended
     // Unconsumed items, oldest first: the thread's batch, then the rest.
     std::vector<T> rest;
     rest.reserve(local_.size() - lpos_ + in_.size() - pos_);
@@ -153,6 +162,8 @@ public:
     if (msg.match_element<items_atom>(0) && msg.match_element<batch<T>>(2)) {
       auto& xs = msg.get_mutable_as<batch<T>>(2);
       outstanding_ -= std::min(outstanding_, static_cast<uint32_t>(xs.size()));
+      if (msg.size() > 3 && msg.match_element<int64_t>(3))
+        note_arrival(xs.size(), msg.get_as<int64_t>(3));
       if (pos_ == in_.size()) {
         in_.swap(xs);
       } else {
@@ -181,6 +192,8 @@ public:
 
   void flush() override {
     if (mode_ == mode::hosted) {
+      if (took_ >= due_)
+        sample_latency();
       if (params_.read_ahead_ns != 0) [[unlikely]]
         adapt();
       report();
@@ -188,6 +201,39 @@ public:
   }
 
 private:
+  /// A delivery of `count` items whose oldest entered the channel at `at`
+  /// (probe clock); its last item is item number `end` of this receiver.
+  struct arrival {
+    uint64_t end;
+    uint64_t count;
+    int64_t at;
+  };
+
+  static constexpr uint64_t never = std::numeric_limits<uint64_t>::max();
+
+  /// Notes a delivery for the stage's latency histogram (stage receivers
+  /// of data only; a stamp of 0 is unknown).
+  void note_arrival(size_t n, int64_t at) {
+    received_ += n;
+    if (n == 0 || at == 0 || mode_ != mode::hosted || probe_owner_ == nullptr
+        || probe_port_ == nullptr || probe_port_->control)
+      return;
+    arrivals_.push_back(arrival{received_, n, at});
+    due_ = arrivals_.front().end;
+  }
+
+  /// Once the stage took the last item of a delivery: its items leave the
+  /// stage at the end of this activation.
+  void sample_latency() {
+    auto now = probe_clock();
+    while (!arrivals_.empty() && arrivals_.front().end <= took_) {
+      auto& a = arrivals_.front();
+      probe_owner_->record_latency(now - a.at, a.count);
+      arrivals_.pop_front();
+    }
+    due_ = arrivals_.empty() ? never : arrivals_.front().end;
+  }
+
   uint32_t window() const noexcept {
     return window_;
   }
@@ -251,6 +297,12 @@ private:
   uint32_t outstanding_ = 0;
   bool eos_ = false;
   std::coroutine_handle<> waiter_;
+  // Latency (see stage_probe.hpp): items received and taken so far, the
+  // deliveries not taken in full yet, and `took_` at the oldest one's end.
+  uint64_t received_ = 0;
+  uint64_t took_ = 0;
+  uint64_t due_ = never;
+  std::deque<arrival> arrivals_;
 };
 
 } // namespace actorflow::detail
