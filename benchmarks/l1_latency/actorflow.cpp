@@ -2,6 +2,9 @@
 //
 // l1_latency/actorflow.cpp: L1 through the stream DSL.
 
+#include <iostream>
+#include <memory>
+
 #include "l1_latency/l1.hpp"
 
 namespace bench {
@@ -26,6 +29,8 @@ std::vector<int64_t> run_af(caf::actor_system& sys, const l1_options& opt,
   }};
   actorflow::run_options ro;
   ro.linger = linger;
+  if (opt.stages && rate > 0)
+    ro.monitor = std::make_shared<actorflow::pipeline_monitor>();
   if (opt.capacity != 0)
     ro.capacity = opt.capacity;
   auto res = actorflow::from(std::move(ch->rx))
@@ -36,6 +41,10 @@ std::vector<int64_t> run_af(caf::actor_system& sys, const l1_options& opt,
   source.join();
   if (!res)
     die("actorflow: " + actorflow::to_string_any(res.error()));
+  if (ro.monitor)
+    std::cerr << "actorflow" << (linger.count() > 0 ? " with linger" : "")
+              << " at " << static_cast<int64_t>(rate) << " items/s:\n"
+              << actorflow::to_string(ro.monitor->stats());
   return sink.take("actorflow");
 }
 

@@ -126,6 +126,9 @@ struct l1_options {
   size_t capacity = 0;
   /// `run_options::linger` of variant (e).
   std::chrono::nanoseconds linger{std::chrono::microseconds{50}};
+  /// Print the per-stage table (latency p50/p99 included) of every paced
+  /// run of (a) and (e) to stderr.
+  bool stages = false;
 };
 
 // -- the peers, one file per peer ---------------------------------------------

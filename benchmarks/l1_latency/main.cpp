@@ -38,6 +38,8 @@
 //   --capacity C           actorflow channels and thread queues (default:
 //                          the DSL's choice for the item, 2730)
 //   --svg PATH             also write p50/p99 against load as an SVG chart
+//   --stages               print the per-stage table of each run of (a)
+//                          and (e), with each stage's latency p50 and p99
 //   --scheduler-threads T  shorthand for --scheduler.max-threads=T
 //   --help                 this text
 
@@ -65,6 +67,7 @@ void usage(std::ostream& out) {
          "         [--max-items N] [--runs R] [--variants abcde]\n"
          "         [--linger-us L]\n"
          "         [--capacity C] [--svg PATH] [--scheduler-threads T]\n"
+         "         [--stages]\n"
          "L1: paced source -> f -> g on 2 workers -> sink; latency per item\n"
          "from its intended send time, at percentages of (a)'s maximum\n"
          "  a  actorflow stream DSL, default settings\n"
@@ -103,6 +106,8 @@ std::vector<std::string> parse_args(int argc, char** argv, options& opt,
     } else if (name == "--linger-us") {
       opt.linger = std::chrono::microseconds{
         to_int_in(name, arg.value(), 1, 10'000'000)};
+    } else if (arg.is_flag("--stages")) {
+      opt.stages = true;
     } else if (name == "--svg") {
       opt.svg = arg.value();
     } else if (name == "--scheduler-threads") {
