@@ -10,20 +10,24 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <deque>
 #include <exception>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -336,5 +340,60 @@ inline double measure_us(uint32_t iters) {
   calls = std::min(calls, 20000);
   return best_hash_seconds(iters, calls, 5) * 1e6 / calls;
 }
+
+// -- the std::thread peers -------------------------------------------------
+
+/// The queue of the std::thread peers (W1, L1): bounded MPMC, a mutex, two
+/// condition variables and a std::deque. `cost` says how many capacity
+/// units an element takes (1 per item; the item count of a batch). `close`
+/// ends it once the producers are done.
+template <class T>
+class bounded_queue {
+public:
+  explicit bounded_queue(size_t capacity) : capacity_(capacity) {
+    // nop
+  }
+
+  void push(T x, size_t cost = 1) {
+    std::unique_lock guard{mtx_};
+    // An element larger than the capacity still passes on an empty queue.
+    not_full_.wait(guard,
+                   [&] { return used_ + cost <= capacity_ || q_.empty(); });
+    q_.emplace_back(std::move(x), cost);
+    used_ += cost;
+    guard.unlock();
+    not_empty_.notify_one();
+  }
+
+  std::optional<T> pop() {
+    std::unique_lock guard{mtx_};
+    not_empty_.wait(guard, [&] { return !q_.empty() || closed_; });
+    if (q_.empty())
+      return std::nullopt;
+    auto [x, cost] = std::move(q_.front());
+    q_.pop_front();
+    used_ -= cost;
+    guard.unlock();
+    not_full_.notify_one();
+    return std::optional<T>{std::move(x)};
+  }
+
+  void close() {
+    {
+      std::lock_guard guard{mtx_};
+      closed_ = true;
+    }
+    not_empty_.notify_all();
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::deque<std::pair<T, size_t>> q_;
+  size_t capacity_;
+  size_t used_ = 0;
+  bool closed_ = false;
+};
 
 } // namespace bench

@@ -3,68 +3,20 @@
 // l1_latency/threads.cpp: L1 through std::threads over bounded
 // mutex/condvar queues, one item per push/pop.
 
-#include <condition_variable>
-#include <deque>
 #include <map>
-#include <mutex>
-#include <optional>
 
 #include "l1_latency/l1.hpp"
 
 namespace bench {
-
-namespace {
-
-/// A bounded blocking queue; `close` ends it once the producers are done.
-class queue {
-public:
-  explicit queue(size_t capacity) : capacity_(capacity) {
-    // nop
-  }
-
-  void push(const l1_item& x) {
-    std::unique_lock guard{mtx_};
-    not_full_.wait(guard, [&] { return items_.size() < capacity_; });
-    items_.push_back(x);
-    not_empty_.notify_one();
-  }
-
-  std::optional<l1_item> pop() {
-    std::unique_lock guard{mtx_};
-    not_empty_.wait(guard, [&] { return !items_.empty() || closed_; });
-    if (items_.empty())
-      return std::nullopt;
-    auto x = items_.front();
-    items_.pop_front();
-    not_full_.notify_one();
-    return x;
-  }
-
-  void close() {
-    std::lock_guard guard{mtx_};
-    closed_ = true;
-    not_empty_.notify_all();
-  }
-
-private:
-  size_t capacity_;
-  std::mutex mtx_;
-  std::condition_variable not_full_;
-  std::condition_variable not_empty_;
-  std::deque<l1_item> items_;
-  bool closed_ = false;
-};
-
-} // namespace
 
 std::vector<int64_t> run_threads(const l1_options& opt, double rate,
                                  int64_t n) {
   auto cap = opt.capacity != 0
                ? opt.capacity
                : std::clamp<size_t>(65536 / sizeof(l1_item), 1024, 16384);
-  queue in{cap};
-  queue work{cap};
-  queue done{cap};
+  bounded_queue<l1_item> in{cap};
+  bounded_queue<l1_item> work{cap};
+  bounded_queue<l1_item> done{cap};
   l1_sink sink{n};
   std::thread first{[&] {
     while (auto x = in.pop())

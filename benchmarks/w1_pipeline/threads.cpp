@@ -3,67 +3,11 @@
 // w1_pipeline/threads.cpp: W1 on four std::threads joined by mutex/condvar
 // queues: (c) one item per push/pop, (d) batches of items.
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-
 #include "w1_pipeline/w1.hpp"
 
 namespace bench {
 
 namespace {
-
-/// A bounded MPMC queue: mutex, two condition variables, std::deque. `cost`
-/// says how many capacity units an element takes (1 per item; the item count
-/// of a batch).
-template <class T>
-class bounded_queue {
-public:
-  explicit bounded_queue(size_t capacity) : capacity_(capacity) {
-    // nop
-  }
-
-  void push(T x, size_t cost = 1) {
-    std::unique_lock guard{mtx_};
-    // An element larger than the capacity still passes on an empty queue.
-    not_full_.wait(guard,
-                   [&] { return used_ + cost <= capacity_ || q_.empty(); });
-    q_.emplace_back(std::move(x), cost);
-    used_ += cost;
-    guard.unlock();
-    not_empty_.notify_one();
-  }
-
-  std::optional<T> pop() {
-    std::unique_lock guard{mtx_};
-    not_empty_.wait(guard, [&] { return !q_.empty() || closed_; });
-    if (q_.empty())
-      return std::nullopt;
-    auto [x, cost] = std::move(q_.front());
-    q_.pop_front();
-    used_ -= cost;
-    guard.unlock();
-    not_full_.notify_one();
-    return std::optional<T>{std::move(x)};
-  }
-
-  void close() {
-    {
-      std::lock_guard guard{mtx_};
-      closed_ = true;
-    }
-    not_empty_.notify_all();
-  }
-
-private:
-  std::mutex mtx_;
-  std::condition_variable not_empty_;
-  std::condition_variable not_full_;
-  std::deque<std::pair<T, size_t>> q_;
-  size_t capacity_;
-  size_t used_ = 0;
-  bool closed_ = false;
-};
 
 /// Item-at-a-time ends over a queue of single items.
 struct item_tx {
