@@ -26,14 +26,6 @@ namespace actorflow {
 
 namespace detail {
 
-/// The key type of `key(const T&)`, or `void*` if `key` has the wrong shape
-/// (a static_assert then says why).
-template <class T, class K>
-using key_of_t
-  = std::decay_t<typename std::conditional_t<std::is_invocable_v<K&, const T&>,
-                                             std::invoke_result<K&, const T&>,
-                                             std::type_identity<void*>>::type>;
-
 /// Explains a key function of the wrong shape.
 template <class T, class K>
 constexpr void check_key() {
@@ -151,12 +143,9 @@ auto keyed_flow<T, K>::wire(const char* op, Wrap wrap, Lane lane,
     return flow<U>{nullptr,
                    make_error(error_code::invalid_argument,
                               "key_by(0, key): needs at least one worker")};
-  auto up = std::move(up_).release();
-  if (up.second || !up.first)
-    return flow<U>{nullptr, up.second ? std::move(up.second)
-                                      : make_error(error_code::invalid_argument,
-                                                   "key_by: the flow was "
-                                                   "moved from")};
+  auto up = std::move(up_).release(); // an error also for a moved-from flow
+  if (up.second)
+    return flow<U>{nullptr, std::move(up.second)};
   return flow<U>{[build = std::move(up.first), key = std::move(key_), n = n_,
                   op, wrap = std::move(wrap), lane = std::move(lane),
                   so](detail::build_context& ctx, sender<U> out) {

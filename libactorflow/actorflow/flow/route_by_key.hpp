@@ -27,6 +27,14 @@ namespace actorflow {
 
 namespace detail {
 
+/// The key type of `key(const T&)`, or `void*` if `key` has the wrong shape
+/// (a static_assert then says why).
+template <class T, class K>
+using key_of_t
+  = std::decay_t<typename std::conditional_t<std::is_invocable_v<K&, const T&>,
+                                             std::invoke_result<K&, const T&>,
+                                             std::type_identity<void*>>::type>;
+
 /// Passes an item to its lane as it is (the lanes of `route_by_key`).
 struct pass_item {
   template <class Key, class T>
@@ -116,8 +124,7 @@ auto flow<T>::route(std::optional<size_t> n, K key, F f, stage_options so) && {
   constexpr bool key_ok = std::is_invocable_v<K&, const T&>;
   static_assert(key_ok,
                 "route_by_key(n, key, f): key must be callable with const T&");
-  using key_t = std::decay_t<typename std::conditional_t<
-    key_ok, std::invoke_result<K&, const T&>, std::type_identity<void*>>::type>;
+  using key_t = detail::key_of_t<T, K>;
   constexpr bool hashable
     = std::is_invocable_v<std::hash<key_t>&, const key_t&>;
   static_assert(hashable, "route_by_key(n, key, f): the key type must be "
