@@ -12,13 +12,20 @@
 // The statistics are live: the program reads them once while the pipeline
 // runs (a line "while running: ...") and again after it ended.
 //
-// Usage: stats_stream [N] [--dot-only] [CAF options]
+// With --metrics=PORT it also serves them as Prometheus metrics at
+// http://127.0.0.1:PORT/metrics while it runs (PORT 0: a free port), prints
+// the sink's final samples, and with --hold keeps serving until stdin ends
+// (press Enter), so that Prometheus or curl can read them.
+//
+// Usage: stats_stream [N] [--dot-only] [--metrics=PORT [--hold]]
+//                     [CAF options]
 
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -26,6 +33,11 @@
 #include <caf/actor_system_config.hpp>
 
 #include "actorflow/all.hpp"
+#if ACTORFLOW_EXAMPLE_METRICS
+#  include <optional>
+
+#  include "actorflow/metrics_exporter.hpp"
+#endif
 
 #include "example_support.hpp"
 
@@ -44,11 +56,17 @@ uint64_t work(uint64_t x, std::chrono::microseconds d) {
 int main(int argc, char** argv) {
   int n = 5000;
   bool dot_only = false;
+  std::string metrics; // the port, if any
+  bool hold = false;
   // Our own arguments first; the rest goes to CAF.
   int i = 1;
   for (; i < argc; ++i) {
     if (std::strcmp(argv[i], "--dot-only") == 0)
       dot_only = true;
+    else if (std::strncmp(argv[i], "--metrics=", 10) == 0)
+      metrics = argv[i] + 10;
+    else if (std::strcmp(argv[i], "--hold") == 0)
+      hold = true;
     else if (argv[i][0] != '-')
       n = std::atoi(argv[i]);
     else
@@ -66,6 +84,25 @@ int main(int argc, char** argv) {
                .parallel_then(2, [](uint64_t x) { return work(x, 10us); })
                .for_each([&checksum](uint64_t x) { checksum ^= work(x, 20us); })
                .start(sys);
+#if ACTORFLOW_EXAMPLE_METRICS
+  std::optional<actorflow::metrics_exporter> exporter;
+  if (!metrics.empty()) {
+    auto ex = actorflow::metrics_exporter::serve("127.0.0.1:" + metrics);
+    if (!ex) {
+      std::cerr << "error: " << actorflow::to_string_any(ex.error()) << '\n';
+      return 2;
+    }
+    exporter.emplace(std::move(*ex));
+    exporter->add("stats_stream", run);
+    std::cout << "metrics: " << exporter->url() << "\n\n";
+  }
+#else
+  if (!metrics.empty()) {
+    std::cerr << "error: --metrics: built without the Prometheus exporter "
+                 "(needs prometheus-cpp, Debian: prometheus-cpp-dev)\n";
+    return 2;
+  }
+#endif
   // A live reading: the sink has taken some items, the run goes on.
   while (!run.done()) {
     auto st = run.stats();
@@ -92,5 +129,24 @@ int main(int argc, char** argv) {
                 << "\n\n";
   }
   std::cout << st.to_dot();
+#if ACTORFLOW_EXAMPLE_METRICS
+  if (exporter) {
+    // What a scrape says of the sink now that the run is over.
+    std::cout << "\nmetrics of sink#4:\n";
+    std::istringstream text{exporter->scrape()};
+    for (std::string line; std::getline(text, line);)
+      if (line.find("stage=\"sink#4\"") != std::string::npos
+          && line.find("_bucket") == std::string::npos)
+        std::cout << line << '\n';
+    if (hold) {
+      std::cout << "serving " << exporter->url()
+                << " until stdin ends (press Enter)" << std::endl;
+      std::string ignored;
+      std::getline(std::cin, ignored);
+    }
+  }
+#else
+  (void)hold;
+#endif
   return checksum == 42 ? EXIT_FAILURE : EXIT_SUCCESS; // keep the work alive
 }

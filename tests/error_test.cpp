@@ -53,6 +53,8 @@ BOOST_AUTO_TEST_CASE(to_string_names_every_code) {
              == "connect_failed");
   BOOST_TEST(actorflow::to_string(error_code::timeout) == "timeout");
   BOOST_TEST(actorflow::to_string(error_code::workers_lost) == "workers_lost");
+  BOOST_TEST(actorflow::to_string(error_code::listen_failed)
+             == "listen_failed");
 }
 
 BOOST_AUTO_TEST_CASE(error_exception_carries_its_error) {

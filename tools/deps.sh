@@ -17,6 +17,9 @@ packages=(
   libbenchmark-dev
   clang-format
   doxygen
+  # the Prometheus exporter (actorflow::metrics) and its test's HTTP client
+  prometheus-cpp-dev
+  curl
   # tools/fuzz.sh: clang and its libFuzzer/sanitizer runtimes (not a
   # dependency of Debian 12's clang package)
   clang

@@ -37,6 +37,8 @@ std::string to_string(error_code x) {
       return "timeout";
     case error_code::workers_lost:
       return "workers_lost";
+    case error_code::listen_failed:
+      return "listen_failed";
   }
   return "unknown_actorflow_error";
 }

@@ -50,6 +50,9 @@ enum class error_code : uint8_t {
   timeout,
   /// Every worker of a distributed stage was lost (nodes died or hung).
   workers_lost,
+  /// A port could not be opened for listening (in use, not permitted, or an
+  /// address of no local interface).
+  listen_failed,
 };
 
 /// The CAF error category of actorflow's errors.

@@ -216,6 +216,10 @@ std::string pipeline_stats::to_dot() const {
     if (st.latency.count() > 0)
       label += "\nlatency p50 " + duration_text(st.latency.percentile(0.5))
                + ", p99 " + duration_text(st.latency.percentile(0.99));
+    if (st.retried + st.skipped + st.failed > 0)
+      label += "\nfailed calls: retried " + std::to_string(st.retried)
+               + ", skipped " + std::to_string(st.skipped) + ", failed "
+               + std::to_string(st.failed);
     if (!st.done)
       label += std::string{"\n("} + to_string(st.state) + ")";
     out += "  " + node_id('s', i) + " [label=" + quoted(label);
@@ -336,6 +340,9 @@ stage_stats read_stage(detail::stage_probe& probe, size_t index, int64_t now,
   st.state = t.state;
   st.done = t.state == stage_state::done;
   st.latency = probe.read_latency();
+  st.retried = probe.failures(failure_action::retry);
+  st.skipped = probe.failures(failure_action::skip);
+  st.failed = probe.failures(failure_action::fail);
   probe.for_each_port([&](const detail::port_probe& p) {
     auto n = p.items.load(std::memory_order_relaxed);
     if (!p.control)

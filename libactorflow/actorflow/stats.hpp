@@ -80,6 +80,13 @@ struct stage_stats {
   /// auto p99 = st.latency.percentile(0.99); // within 25%, rounded up
   /// ~~~
   latency_histogram latency;
+  /// Failed calls of the stage's function that it then retried (see
+  /// `error_policy::retry`).
+  uint64_t retried = 0;
+  /// Items the stage dropped after a failed call (`error_policy::skip`).
+  uint64_t skipped = 0;
+  /// Failed calls that ended the pipeline (at most one per stage actor).
+  uint64_t failed = 0;
   /// What the stage is doing now (`stage_state::done` once it ended).
   stage_state state = stage_state::starting;
   /// True once the stage ended.

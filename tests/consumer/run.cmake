@@ -2,9 +2,12 @@
 #   cmake -DMODE=install|cmake|pkgconfig -DBUILD_DIR=... -DPREFIX=...
 #         -DSOURCE_DIR=... -DWORK_DIR=... [-DCONFIG=...] [-DGENERATOR=...]
 #         [-DCXX_COMPILER=...] [-DSAN_FLAGS="..."] [-DPKG_CONFIG=...]
-#         [-DWERROR=ON|OFF] [-DEXPECT_NODE=ON|OFF] -P run.cmake
+#         [-DWERROR=ON|OFF] [-DEXPECT_NODE=ON|OFF] [-DEXPECT_METRICS=ON|OFF]
+#         -P run.cmake
 # EXPECT_NODE: the install holds the node program, its systemd unit and the
 # example plugin, and the cmake mode runs a pipeline through that node.
+# EXPECT_METRICS: the install holds actorflow::metrics (the Prometheus
+# exporter), and the cmake mode builds and runs a program that links it.
 cmake_minimum_required(VERSION 3.18)
 
 foreach(var MODE BUILD_DIR PREFIX SOURCE_DIR WORK_DIR)
@@ -83,7 +86,8 @@ elseif(MODE STREQUAL "cmake")
       "-DCMAKE_BUILD_TYPE=${CONFIG}"
       "-DCMAKE_CXX_FLAGS=${SAN_FLAGS}"
       "-DCMAKE_EXE_LINKER_FLAGS=${SAN_FLAGS}"
-      -DCONSUMER_CHECK_HEADERS=ON)
+      -DCONSUMER_CHECK_HEADERS=ON
+      "-DCONSUMER_EXPECT_METRICS=${EXPECT_METRICS}")
   run("${CMAKE_COMMAND}" --build "${bin}" --config "${CONFIG}")
   set(exe_dir "${bin}")
   if(EXISTS "${bin}/${CONFIG}/consumer")
@@ -94,6 +98,9 @@ elseif(MODE STREQUAL "cmake")
     file(GLOB_RECURSE plugin "${PREFIX}/*/actorflow/plugins/*example_stages*")
     list(GET plugin 0 plugin)
     run("${exe_dir}/node_consumer" "${PREFIX}/bin/actorflow_node" "${plugin}")
+  endif()
+  if(EXPECT_METRICS)
+    run("${exe_dir}/metrics_consumer")
   endif()
 
 elseif(MODE STREQUAL "pkgconfig")

@@ -37,6 +37,7 @@
 #include <utility>
 
 #include "actorflow/detail/export.hpp"
+#include "actorflow/error_policy.hpp"
 #include "actorflow/latency_histogram.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -211,6 +212,12 @@ public:
     bump(latency_[b], n);
   }
 
+  /// A call of the stage's function failed, and the stage does `what` next
+  /// (see `error_policy`).
+  void count_failure(failure_action what) noexcept {
+    bump(failures_[static_cast<size_t>(what)], 1);
+  }
+
   // -- ports (set up while building, or when an endpoint binds) --------------
 
   /// Adds a channel end. The returned pointer stays valid as long as the
@@ -264,6 +271,11 @@ public:
       if (auto n = latency_[b].load(std::memory_order_relaxed); n > 0)
         result.set_bucket(b, n);
     return result;
+  }
+
+  /// Failed calls so far that ended in `what`.
+  uint64_t failures(failure_action what) const noexcept {
+    return failures_[static_cast<size_t>(what)].load(std::memory_order_relaxed);
   }
 
 private:
@@ -320,6 +332,7 @@ private:
   std::atomic<int64_t> since_{0};
   std::atomic<stage_state> state_{stage_state::starting};
   std::atomic<uint64_t> latency_[latency_histogram::bucket_count] = {};
+  std::atomic<uint64_t> failures_[3] = {0, 0, 0}; // by failure_action
   mutable std::mutex ports_mtx_;
   std::deque<port_probe> ports_;
 };

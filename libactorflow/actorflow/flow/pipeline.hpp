@@ -133,6 +133,13 @@ public:
     return stats().to_dot();
   }
 
+  /// The monitor behind `stats()`, to read the statistics from elsewhere,
+  /// e.g. a `metrics_exporter` that serves them; it stays readable after
+  /// this handle is gone. Null for a handle without a run.
+  std::shared_ptr<const pipeline_monitor> monitor() const {
+    return state_ ? state_->monitor : nullptr;
+  }
+
   /// Stops the source and every stage; `wait` then yields
   /// `error_code::cancelled` (unless the pipeline failed before).
   void cancel() {

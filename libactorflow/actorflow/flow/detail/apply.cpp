@@ -80,6 +80,8 @@ bool after_failure(const error_policy& policy,
     info.action = failure_action::skip;
   else
     info.action = failure_action::fail;
+  if (auto self = host::current(); self != nullptr && self->probe())
+    self->probe()->count_failure(info.action);
   if (listener)
     listener(info);
   if (info.action == failure_action::retry)
