@@ -18,7 +18,12 @@
 //   hostB$ distributed_wordfreq --node --host 0.0.0.0 --port 4242
 //   driver$ distributed_wordfreq --connect hostA:4242,hostB:4242 DIR...
 //
-// Options: --workers-per-node W (default 2), --top K (default 20).
+// Options: --workers-per-node W (default 2), --top K (default 20);
+// --metrics=PORT serves the pipeline's figures as Prometheus metrics at
+// http://127.0.0.1:PORT/metrics and --view=PORT a live page at
+// http://127.0.0.1:PORT/view/distributed_wordfreq while it runs (the URLs go
+// to stderr; port 0 picks a free one), --hold keeps serving after the report
+// until stdin ends.
 // TLS between driver and nodes: --tls-cert=X.pem --tls-key=X.key --tls-ca=
 // ca.pem on every process (nodes started by --nodes get the driver's files);
 // see README.md, "TLS between nodes", for making the certificates.
@@ -38,6 +43,13 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#if ACTORFLOW_EXAMPLE_METRICS
+#  include <optional>
+
+#  include "actorflow/metrics_exporter.hpp"
+#  include "actorflow/pipeline_view.hpp"
+#endif
 
 #include <spawn.h>
 #include <sys/prctl.h>
@@ -101,6 +113,9 @@ struct config : caf::actor_system_config {
   size_t workers_per_node = 2;
   std::string connect;
   size_t top = 20;
+  std::string metrics;
+  std::string view;
+  bool hold = false;
   actorflow::tls_flags tls;
 
   config() {
@@ -112,7 +127,10 @@ struct config : caf::actor_system_config {
         .add(nodes, "nodes", "driver: node processes to start on 127.0.0.1")
         .add(workers_per_node, "workers-per-node", "driver: workers per node")
         .add(connect, "connect", "driver: host:port,... of running nodes")
-        .add(top, "top", "driver: how many words to list"));
+        .add(top, "top", "driver: how many words to list")
+        .add(metrics, "metrics", "driver: serve Prometheus metrics on PORT")
+        .add(view, "view", "driver: serve a live page on PORT")
+        .add(hold, "hold", "driver: serve until stdin ends after the run"));
   }
 };
 
@@ -236,6 +254,44 @@ int main(int argc, char** argv) {
     }
   }
   int rc = EXIT_SUCCESS;
+  // The figures of the run, for --metrics and --view.
+  actorflow::run_options opts;
+  opts.monitor = std::make_shared<actorflow::pipeline_monitor>();
+#if ACTORFLOW_EXAMPLE_METRICS
+  std::optional<actorflow::metrics_exporter> exporter;
+  std::optional<actorflow::pipeline_view> page;
+  auto fail = [&](const caf::error& err) {
+    std::cerr << "distributed_wordfreq: " << actorflow::to_string_any(err)
+              << '\n';
+    for (auto p : started)
+      ::kill(p, SIGKILL);
+    return 2;
+  };
+  if (!cfg.metrics.empty()) {
+    auto ex = actorflow::metrics_exporter::serve("127.0.0.1:" + cfg.metrics);
+    if (!ex)
+      return fail(ex.error());
+    exporter.emplace(std::move(*ex));
+    exporter->add("distributed_wordfreq", opts.monitor);
+    std::cerr << "metrics: " << exporter->url() << '\n';
+  }
+  if (!cfg.view.empty()) {
+    auto pv = actorflow::pipeline_view::serve("127.0.0.1:" + cfg.view);
+    if (!pv)
+      return fail(pv.error());
+    page.emplace(std::move(*pv));
+    page->add("distributed_wordfreq", opts.monitor);
+    std::cerr << "live page: " << page->url("distributed_wordfreq") << '\n';
+  }
+#else
+  if (!cfg.metrics.empty() || !cfg.view.empty()) {
+    std::cerr << "distributed_wordfreq: --metrics/--view: built without "
+                 "actorflow::metrics (needs prometheus-cpp)\n";
+    for (auto p : started)
+      ::kill(p, SIGKILL);
+    return 2;
+  }
+#endif
   {
     caf::actor_system sys{cfg};
     uint64_t bytes = 0;
@@ -255,7 +311,7 @@ int main(int argc, char** argv) {
                       acc[c.words[i]] += c.counts[i];
                     words += c.total;
                   })
-                  .run(sys);
+                  .run(sys, opts);
     if (!done) {
       std::cerr << "distributed_wordfreq: error: "
                 << actorflow::to_string_any(done.error()) << '\n';
@@ -290,6 +346,11 @@ int main(int argc, char** argv) {
       ::kill(p, SIGKILL);
       ::waitpid(p, nullptr, 0);
     }
+  }
+  if (cfg.hold && (!cfg.metrics.empty() || !cfg.view.empty())) {
+    std::cerr << "serving until stdin ends (press Enter)\n";
+    std::string ignored;
+    std::getline(std::cin, ignored);
   }
   return rc;
 }

@@ -55,6 +55,7 @@ BOOST_AUTO_TEST_CASE(to_string_names_every_code) {
   BOOST_TEST(actorflow::to_string(error_code::workers_lost) == "workers_lost");
   BOOST_TEST(actorflow::to_string(error_code::listen_failed)
              == "listen_failed");
+  BOOST_TEST(actorflow::to_string(error_code::stalled) == "stalled");
 }
 
 BOOST_AUTO_TEST_CASE(error_exception_carries_its_error) {

@@ -20,6 +20,8 @@ packages=(
   # the Prometheus exporter (actorflow::metrics) and its test's HTTP client
   prometheus-cpp-dev
   curl
+  # the test of the live page (pipeline_view) loads it in headless Chromium
+  chromium
   # tools/fuzz.sh: clang and its libFuzzer/sanitizer runtimes (not a
   # dependency of Debian 12's clang package)
   clang

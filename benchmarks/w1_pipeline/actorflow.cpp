@@ -186,7 +186,13 @@ double run_af_bridge(caf::actor_system& sys, const w1_options& opt, int n,
   return dt;
 }
 
-double run_af_dsl(caf::actor_system& sys, const w1_options& opt, int n) {
+double run_af_dsl(caf::actor_system& sys, const w1_options& opt, int n,
+                  std::chrono::nanoseconds watchdog) {
+  actorflow::run_options ro;
+  ro.capacity = opt.capacity;
+  ro.batch = opt.af_batch;
+  ro.watchdog.after = watchdog;
+  auto id = watchdog.count() > 0 ? 'k' : 'f';
   auto t0 = clock_type::now();
   // The same item type (int) and work as variant (a): x+1, x*2, sum.
   auto sum = actorflow::iota(0, n)
@@ -196,11 +202,12 @@ double run_af_dsl(caf::actor_system& sys, const w1_options& opt, int n) {
                      [](uint64_t& acc, int x) {
                        return acc + static_cast<uint64_t>(x);
                      })
-               .run(sys, actorflow::run_options{opt.capacity, opt.af_batch});
+               .run(sys, ro);
   auto dt = seconds_since(t0);
   if (!sum)
-    die("variant f: pipeline failed: " + actorflow::to_string_any(sum.error()));
-  verify('f', n, *sum);
+    die(std::string{"variant "} + id + ": pipeline failed: "
+        + actorflow::to_string_any(sum.error()));
+  verify(id, n, *sum);
   return dt;
 }
 

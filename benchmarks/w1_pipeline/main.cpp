@@ -28,6 +28,7 @@
 //      first rejecting while busy, so the input node is throttled)
 //   j  actorflow: the workers of (a) with the batch calls, recv_many (up to
 //      1024 items buffered now) and send_many (a vector of them)
+//   k  (f) with the stall watchdog on (threshold 1 s): its cost
 //
 // The variants live beside this file, one file per peer (actorflow.cpp,
 // threads.cpp, sequential.cpp, tbb.cpp, caf_streams.cpp), shared with
@@ -47,7 +48,7 @@
 //   --capacity C           channel / queue capacity in items (default 16384,
 //                          the DSL's automatic capacity for int)
 //   --runs R               timed runs per variant (default 5)
-//   --variants LIST        subset of "abcdefghij" to run (default all)
+//   --variants LIST        subset of "abcdefghijk" to run (default all)
 //   --warmup N             items of the untimed warm-up round (default N/10,
 //                          0 disables it)
 //   --af-batch K           actorflow channel_options.batch (default 0: the
@@ -73,7 +74,7 @@ using namespace bench;
 struct options : w1_options {
   int64_t items = 10'000'000;
   int runs = 5;
-  std::string variants = "abcdefghij";
+  std::string variants = "abcdefghijk";
   int64_t warmup = -1; // -1: items / 10
   int64_t scheduler_threads = 0;
   bool csv = false;
@@ -81,7 +82,7 @@ struct options : w1_options {
 
 void usage(std::ostream& out) {
   out << "usage: bench_pipeline [--items N] [--capacity C] [--runs R]\n"
-         "         [--variants abcdefghij] [--warmup N] [--af-batch K]\n"
+         "         [--variants abcdefghijk] [--warmup N] [--af-batch K]\n"
          "         [--queue-batch B] [--tbb-tokens T] [--scheduler-threads T]\n"
          "         [--csv]\n"
          "         [CAF options, e.g. --scheduler.max-threads=2] [-- CAF "
@@ -142,7 +143,7 @@ std::vector<std::string> parse_args(int argc, char** argv, options& opt,
   // 2 * N must fit an int (the largest item is 2 * N).
   if (opt.items < 1 || opt.items > 1'000'000'000)
     die("--items must be in [1, 1000000000]");
-  check_runs_and_variants(opt.runs, opt.variants, "abcdefghij");
+  check_runs_and_variants(opt.runs, opt.variants, "abcdefghijk");
   if (opt.tbb_tokens == 0)
     opt.tbb_tokens = opt.capacity;
   if (opt.warmup < 0)
@@ -165,6 +166,7 @@ constexpr variant_info all_variants[] = {
   {'h', "CAF 0.17 built-in streams (source/stage/stage/sink)"},
   {'i', "oneTBB flow graph, 4 serial nodes"},
   {'j', "actorflow: coroutine workers, recv_many/send_many"},
+  {'k', "actorflow: stream DSL (f), stall watchdog on"},
 };
 
 constexpr size_t num_variants = std::size(all_variants);
@@ -190,6 +192,8 @@ double run_variant(char id, caf::actor_system& sys, const options& opt, int n,
       return run_tbb_flow_graph(n);
     case 'j':
       return run_af_workers_many(sys, opt, n, probe);
+    case 'k':
+      return run_af_dsl(sys, opt, n, std::chrono::seconds{1});
     default:
       return run_sequential(n);
   }
@@ -316,7 +320,7 @@ int main(int argc, char** argv) {
                  "cores.\n";
     std::vector<char> mine;
     for (auto id : ids)
-      if (id == 'a' || id == 'b' || id == 'f' || id == 'j')
+      if (id == 'a' || id == 'b' || id == 'f' || id == 'j' || id == 'k')
         mine.push_back(id);
     if (!mine.empty() && ids.size() > 1) {
       std::cout << "\nRatio of medians (row / column, > 1: the actorflow "
@@ -343,7 +347,8 @@ int main(int argc, char** argv) {
     std::vector<std::pair<char, char>> pairs;
     for (auto [x, y] :
          {std::pair{'f', 'a'}, std::pair{'a', 'h'}, std::pair{'j', 'h'},
-          std::pair{'f', 'h'}, std::pair{'f', 'g'}, std::pair{'a', 'g'}})
+          std::pair{'f', 'h'}, std::pair{'f', 'g'}, std::pair{'a', 'g'},
+          std::pair{'k', 'f'}})
       if (has(x) && has(y))
         pairs.emplace_back(x, y);
     if (!pairs.empty()) {

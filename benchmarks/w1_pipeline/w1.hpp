@@ -8,6 +8,8 @@
 
 #pragma once
 
+#include <chrono>
+
 #include "common.hpp"
 
 namespace bench {
@@ -61,8 +63,10 @@ double run_af_workers(caf::actor_system& sys, const w1_options& opt, int n,
 double run_af_bridge(caf::actor_system& sys, const w1_options& opt, int n,
                      af_probe& probe);
 
-/// (f) The stream DSL: iota(0, N).then(x+1).then(x*2).fold(0, +).
-double run_af_dsl(caf::actor_system& sys, const w1_options& opt, int n);
+/// (f) The stream DSL: iota(0, N).then(x+1).then(x*2).fold(0, +); (k) the
+/// same with the stall watchdog on (`watchdog`: its threshold, 0 = off).
+double run_af_dsl(caf::actor_system& sys, const w1_options& opt, int n,
+                  std::chrono::nanoseconds watchdog = {});
 
 /// (j) The workers of (a) with recv_many/send_many.
 double run_af_workers_many(caf::actor_system& sys, const w1_options& opt, int n,

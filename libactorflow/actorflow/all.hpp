@@ -16,6 +16,7 @@
 #include "actorflow/remote.hpp"
 #include "actorflow/remote/wire.hpp"
 #include "actorflow/sender.hpp"
+#include "actorflow/stall_watchdog.hpp"
 #include "actorflow/stats.hpp"
 #include "actorflow/task.hpp"
 #include "actorflow/version.hpp"

@@ -39,6 +39,8 @@ std::string to_string(error_code x) {
       return "workers_lost";
     case error_code::listen_failed:
       return "listen_failed";
+    case error_code::stalled:
+      return "stalled";
   }
   return "unknown_actorflow_error";
 }

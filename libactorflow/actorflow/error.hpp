@@ -53,6 +53,9 @@ enum class error_code : uint8_t {
   /// A port could not be opened for listening (in use, not permitted, or an
   /// address of no local interface).
   listen_failed,
+  /// No item left a pipeline for a while, and a stage held it back (see
+  /// `stall_watchdog`).
+  stalled,
 };
 
 /// The CAF error category of actorflow's errors.

@@ -17,6 +17,7 @@ enum class stage_state : uint8_t;
 
 class clock;
 class latency_histogram;
+class metrics_exporter;
 class pipeline_monitor;
 class virtual_clock;
 class worker;
@@ -40,6 +41,8 @@ struct channel_options;
 struct edge_stats;
 struct pipeline_stats;
 struct stage_stats;
+struct stall_report;
+struct stall_watchdog;
 struct worker_options;
 
 template <class T>

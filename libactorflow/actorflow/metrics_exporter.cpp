@@ -2,10 +2,8 @@
 
 #include "actorflow/metrics_exporter.hpp"
 
-#include <algorithm>
 #include <exception>
 #include <map>
-#include <mutex>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -16,6 +14,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "actorflow/error.hpp"
+#include "actorflow/internal/stats_sources.hpp"
 
 namespace actorflow {
 
@@ -26,6 +25,9 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 using labels = std::vector<ClientMetric::Label>;
+
+/// Names the exporter in errors.
+constexpr const char* self_name = "metrics exporter";
 
 double seconds(std::chrono::nanoseconds x) {
   return std::chrono::duration<double>(x).count();
@@ -217,63 +219,27 @@ void collect(const std::string& name, const pipeline_stats& st, families& out) {
 class collector final : public prometheus::Collectable {
 public:
   std::vector<MetricFamily> Collect() const override {
-    std::vector<std::pair<std::string, metrics_exporter::stats_source>> xs;
-    {
-      std::lock_guard guard{mtx_};
-      xs.assign(sources_.begin(), sources_.end());
-    }
     families out;
-    for (auto& [name, source] : xs)
+    for (auto& [name, source] : pipelines.all())
       collect(name, source(), out);
     return out.release();
   }
 
-  void set(std::string name, metrics_exporter::stats_source f) {
-    std::lock_guard guard{mtx_};
-    sources_.insert_or_assign(std::move(name), std::move(f));
-  }
-
-  bool erase(std::string_view name) {
-    std::lock_guard guard{mtx_};
-    auto i = sources_.find(name);
-    if (i == sources_.end())
-      return false;
-    sources_.erase(i);
-    return true;
-  }
-
-private:
-  mutable std::mutex mtx_;
-  std::map<std::string, metrics_exporter::stats_source, std::less<>> sources_;
+  internal::stats_sources pipelines;
 };
-
-/// Checks "HOST:PORT"; returns an error text or nothing.
-std::string check_address(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    return "expected HOST:PORT, e.g. 127.0.0.1:9464";
-  auto port = address.substr(colon + 1);
-  if (port.empty() || port.size() > 5
-      || !std::all_of(port.begin(), port.end(),
-                      [](char c) { return c >= '0' && c <= '9'; })
-      || std::stoul(port) > 65535)
-    return "the port must be a number from 0 to 65535";
-  return {};
-}
 
 } // namespace
 
 struct metrics_exporter::impl {
   std::shared_ptr<collector> metrics = std::make_shared<collector>();
   std::unique_ptr<prometheus::Exposer> exposer;
-  std::string host;
+  std::string address;
   uint16_t port = 0;
 };
 
 caf::expected<metrics_exporter> metrics_exporter::serve(std::string address) {
-  if (auto what = check_address(address); !what.empty())
-    return make_error(error_code::invalid_argument,
-                      "metrics exporter address '" + address + "': " + what);
+  if (auto err = internal::check_listen_address(self_name, address))
+    return err;
   auto ptr = std::make_unique<impl>();
   try {
     // One thread: scrapes are rare and cheap, and serialized they read the
@@ -289,7 +255,7 @@ caf::expected<metrics_exporter> metrics_exporter::serve(std::string address) {
     return make_error(error_code::listen_failed,
                       "metrics exporter cannot listen on " + address);
   ptr->port = static_cast<uint16_t>(ports.front());
-  ptr->host = address.substr(0, address.rfind(':'));
+  ptr->address = address;
   ptr->exposer->RegisterCollectable(ptr->metrics);
   return metrics_exporter{std::move(ptr)};
 }
@@ -306,33 +272,25 @@ metrics_exporter& metrics_exporter::operator=(
 
 metrics_exporter::~metrics_exporter() {
   // The exposer's threads stop before the collector goes.
-  if (impl_)
+  if (impl_ && impl_->exposer) {
+    internal::listener_nudge nudge{impl_->address, impl_->port};
     impl_->exposer.reset();
+  }
 }
 
 caf::error metrics_exporter::add(
   std::string name, std::shared_ptr<const pipeline_monitor> monitor) {
-  if (!monitor)
-    return make_error(error_code::invalid_argument,
-                      "metrics exporter: pipeline '" + name
-                        + "' has no monitor (a handle without a run?)");
-  return add(std::move(name), [m = std::move(monitor)] { return m->stats(); });
+  return impl_->metrics->pipelines.set(self_name, std::move(name),
+                                       std::move(monitor));
 }
 
 caf::error metrics_exporter::add(std::string name, stats_source source) {
-  if (name.empty())
-    return make_error(error_code::invalid_argument,
-                      "metrics exporter: a pipeline needs a name");
-  if (!source)
-    return make_error(error_code::invalid_argument,
-                      "metrics exporter: pipeline '" + name
-                        + "' has no statistics source");
-  impl_->metrics->set(std::move(name), std::move(source));
-  return {};
+  return impl_->metrics->pipelines.set(self_name, std::move(name),
+                                       std::move(source));
 }
 
 bool metrics_exporter::remove(std::string_view name) {
-  return impl_->metrics->erase(name);
+  return impl_->metrics->pipelines.erase(name);
 }
 
 uint16_t metrics_exporter::port() const noexcept {
@@ -340,10 +298,7 @@ uint16_t metrics_exporter::port() const noexcept {
 }
 
 std::string metrics_exporter::url() const {
-  auto host = impl_->host;
-  if (host.find(':') != std::string::npos && host.front() != '[')
-    host = "[" + host + "]";
-  return "http://" + host + ":" + std::to_string(impl_->port) + "/metrics";
+  return internal::http_base(impl_->address, impl_->port) + "/metrics";
 }
 
 std::string metrics_exporter::scrape() const {

@@ -13,6 +13,7 @@
 #endif
 
 #include "actorflow/detail/channel_params.hpp"
+#include "actorflow/detail/duration_text.hpp"
 
 namespace actorflow::detail {
 
@@ -176,9 +177,9 @@ std::string millis(std::chrono::nanoseconds x) {
   return buf;
 }
 
-/// A latency in a short human unit ("850 ns", "12 us", "3.4 ms", "2.1 s");
-/// "-" for none.
-std::string duration_text(std::chrono::nanoseconds x) {
+} // namespace
+
+std::string detail::duration_text(std::chrono::nanoseconds x) {
   char buf[32];
   auto ns = static_cast<double>(x.count());
   if (x.count() <= 0)
@@ -193,8 +194,6 @@ std::string duration_text(std::chrono::nanoseconds x) {
     std::snprintf(buf, sizeof(buf), "%.3g s", ns / 1e9);
   return buf;
 }
-
-} // namespace
 
 std::string pipeline_stats::to_dot() const {
   auto hot = bottleneck();
@@ -214,8 +213,9 @@ std::string pipeline_stats::to_dot() const {
     if (st.waiting.count() > 0)
       label += ", waiting " + percent(st.waiting_share());
     if (st.latency.count() > 0)
-      label += "\nlatency p50 " + duration_text(st.latency.percentile(0.5))
-               + ", p99 " + duration_text(st.latency.percentile(0.99));
+      label += "\nlatency p50 "
+               + detail::duration_text(st.latency.percentile(0.5)) + ", p99 "
+               + detail::duration_text(st.latency.percentile(0.99));
     if (st.retried + st.skipped + st.failed > 0)
       label += "\nfailed calls: retried " + std::to_string(st.retried)
                + ", skipped " + std::to_string(st.skipped) + ", failed "
@@ -272,9 +272,9 @@ std::string to_string(const pipeline_stats& x) {
       percent(st.busy_share()).c_str(), percent(st.stalled_share()).c_str(),
       percent(st.idle_share()).c_str(), percent(st.waiting_share()).c_str(),
       millis(st.alive()).c_str(),
-      duration_text(st.latency.percentile(0.5)).c_str(),
-      duration_text(st.latency.percentile(0.99)).c_str(), to_string(st.state),
-      &st == hot ? "  <- bottleneck" : "");
+      detail::duration_text(st.latency.percentile(0.5)).c_str(),
+      detail::duration_text(st.latency.percentile(0.99)).c_str(),
+      to_string(st.state), &st == hot ? "  <- bottleneck" : "");
     out += buf;
   }
   return out;

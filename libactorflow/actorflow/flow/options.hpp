@@ -11,6 +11,7 @@
 
 #include "actorflow/clock.hpp"
 #include "actorflow/error_policy.hpp"
+#include "actorflow/stall_watchdog.hpp"
 #include "actorflow/stats.hpp"
 
 namespace actorflow {
@@ -111,6 +112,9 @@ struct run_options {
   /// Longer: fuller batches and fewer messages per item when items trickle
   /// in, for up to that much more latency (see docs/guide/tuning.md).
   std::chrono::nanoseconds linger{0};
+  /// Reports a run that stopped moving, naming the stage that holds it back
+  /// (off unless `watchdog.after` is set; see stall_watchdog.hpp).
+  stall_watchdog watchdog{};
 };
 
 } // namespace actorflow

@@ -232,6 +232,7 @@ public:
     if (ctx.error)
       ctx.state->cancel(ctx.error);
     ctx.state->mark_built();
+    detail::start_watchdog(ctx.state, ctx.opts.watchdog);
     return running<R>{ctx.state, std::move(result)};
   }
 
