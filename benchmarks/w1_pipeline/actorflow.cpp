@@ -205,8 +205,8 @@ double run_af_dsl(caf::actor_system& sys, const w1_options& opt, int n,
                .run(sys, ro);
   auto dt = seconds_since(t0);
   if (!sum)
-    die(std::string{"variant "} + id + ": pipeline failed: "
-        + actorflow::to_string_any(sum.error()));
+    die(std::string{"variant "} + id
+        + ": pipeline failed: " + actorflow::to_string_any(sum.error()));
   verify(id, n, *sum);
   return dt;
 }
