@@ -66,9 +66,11 @@ public:
   /// `listen_failed` if it cannot be bound (e.g. in use).
   static caf::expected<metrics_exporter> serve(std::string address);
 
-  metrics_exporter(metrics_exporter&&) noexcept;
+  /// Moves the server; `other` may then only be destroyed or assigned to.
+  metrics_exporter(metrics_exporter&& other) noexcept;
 
-  metrics_exporter& operator=(metrics_exporter&&) noexcept;
+  /// Moves the server; this one's former server stops.
+  metrics_exporter& operator=(metrics_exporter&& other) noexcept;
 
   /// Stops serving.
   ~metrics_exporter();

@@ -49,9 +49,11 @@ public:
   /// `listen_failed` if it cannot be bound.
   static caf::expected<pipeline_view> serve(std::string address);
 
-  pipeline_view(pipeline_view&&) noexcept;
+  /// Moves the server; `other` may then only be destroyed or assigned to.
+  pipeline_view(pipeline_view&& other) noexcept;
 
-  pipeline_view& operator=(pipeline_view&&) noexcept;
+  /// Moves the server; this one's former server stops.
+  pipeline_view& operator=(pipeline_view&& other) noexcept;
 
   /// Stops serving.
   ~pipeline_view();
