@@ -28,7 +28,8 @@
 //      first rejecting while busy, so the input node is throttled)
 //   j  actorflow: the workers of (a) with the batch calls, recv_many (up to
 //      1024 items buffered now) and send_many (a vector of them)
-//   k  (f) with the stall watchdog on (threshold 1 s): its cost
+//   k  (f) with the stall watchdog on, at 10 ms (a reading of every stage
+//      every 2.5 ms, far more often than a real threshold asks): its cost
 //
 // The variants live beside this file, one file per peer (actorflow.cpp,
 // threads.cpp, sequential.cpp, tbb.cpp, caf_streams.cpp), shared with
@@ -193,7 +194,7 @@ double run_variant(char id, caf::actor_system& sys, const options& opt, int n,
     case 'j':
       return run_af_workers_many(sys, opt, n, probe);
     case 'k':
-      return run_af_dsl(sys, opt, n, std::chrono::seconds{1});
+      return run_af_dsl(sys, opt, n, std::chrono::milliseconds{10});
     default:
       return run_sequential(n);
   }
