@@ -2,9 +2,9 @@
 
 #include "actorflow/metrics_exporter.hpp"
 
-#include <exception>
 #include <map>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -238,23 +238,16 @@ struct metrics_exporter::impl {
 };
 
 caf::expected<metrics_exporter> metrics_exporter::serve(std::string address) {
-  if (auto err = internal::check_listen_address(self_name, address))
-    return err;
-  auto ptr = std::make_unique<impl>();
-  try {
+  auto started = internal::start_listening(
+    self_name, address,
     // One thread: scrapes are rare and cheap, and serialized they read the
     // pipelines' figures one at a time.
-    ptr->exposer = std::make_unique<prometheus::Exposer>(address, 1);
-  } catch (const std::exception& ex) {
-    return make_error(error_code::listen_failed,
-                      "metrics exporter cannot listen on " + address + ": "
-                        + ex.what());
-  }
-  auto ports = ptr->exposer->GetListeningPorts();
-  if (ports.empty())
-    return make_error(error_code::listen_failed,
-                      "metrics exporter cannot listen on " + address);
-  ptr->port = static_cast<uint16_t>(ports.front());
+    [&] { return std::make_unique<prometheus::Exposer>(address, 1); },
+    [](prometheus::Exposer& x) { return x.GetListeningPorts(); });
+  if (!started)
+    return started.error();
+  auto ptr = std::make_unique<impl>();
+  std::tie(ptr->exposer, ptr->port) = std::move(*started);
   ptr->address = address;
   ptr->exposer->RegisterCollectable(ptr->metrics);
   return metrics_exporter{std::move(ptr)};

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -472,23 +472,18 @@ struct pipeline_view::impl {
 };
 
 caf::expected<pipeline_view> pipeline_view::serve(std::string address) {
-  if (auto err = internal::check_listen_address(self_name, address))
-    return err;
+  auto started = internal::start_listening(
+    self_name, address,
+    [&] {
+      std::vector<std::string> options{"listening_ports", address,
+                                       "num_threads", "2"};
+      return std::make_unique<CivetServer>(options);
+    },
+    [](CivetServer& x) { return x.getListeningPorts(); });
+  if (!started)
+    return started.error();
   auto ptr = std::make_unique<impl>();
-  try {
-    std::vector<std::string> options{"listening_ports", address, "num_threads",
-                                     "2"};
-    ptr->server = std::make_unique<CivetServer>(options);
-  } catch (const std::exception& ex) {
-    return make_error(error_code::listen_failed,
-                      "pipeline view cannot listen on " + address + ": "
-                        + ex.what());
-  }
-  auto ports = ptr->server->getListeningPorts();
-  if (ports.empty())
-    return make_error(error_code::listen_failed,
-                      "pipeline view cannot listen on " + address);
-  ptr->port = static_cast<uint16_t>(ports.front());
+  std::tie(ptr->server, ptr->port) = std::move(*started);
   ptr->address = address;
   ptr->server->addHandler("/", &ptr->root);
   return pipeline_view{std::move(ptr)};

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 #include "actorflow/error.hpp"
 #include "actorflow/stats.hpp"
@@ -105,6 +107,31 @@ inline caf::error check_listen_address(const char* what,
       || std::stoul(port) > 65535)
     return fail("the port must be a number from 0 to 65535");
   return {};
+}
+
+/// Starts a server: `make()` returns it (a pointer; it throws if it cannot
+/// listen), `ports_of(server)` the ports it listens on. Returns the server
+/// and its port, or an error naming `what` and the address.
+template <class Make, class Ports>
+auto start_listening(const char* what, const std::string& address, Make make,
+                     Ports ports_of)
+  -> caf::expected<std::pair<decltype(make()), uint16_t>> {
+  if (auto err = check_listen_address(what, address))
+    return err;
+  auto fail = [&](const std::string& why) {
+    return make_error(error_code::listen_failed,
+                      std::string{what} + " cannot listen on " + address + why);
+  };
+  decltype(make()) server;
+  try {
+    server = make();
+  } catch (const std::exception& ex) {
+    return fail(std::string{": "} + ex.what());
+  }
+  auto ports = ports_of(*server);
+  if (ports.empty())
+    return fail("");
+  return std::pair{std::move(server), static_cast<uint16_t>(ports.front())};
 }
 
 /// While it lives, connects to the server at `address` (with its bound
