@@ -87,6 +87,14 @@ BOOST_FIXTURE_TEST_CASE(worker_count_defaults_to_scheduler_threads,
   std::iota(want.begin(), want.end(), 0);
   auto run_with = [&](size_t expect, auto make) {
     auto gate = sys.spawn(gate_impl, expect);
+    // A failed check leaves this scope by an exception: the gate goes anyway,
+    // so that the system can shut down.
+    struct stopper {
+      caf::actor gate;
+      ~stopper() {
+        caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
+      }
+    } stop{gate};
     auto f = [gate](int x) -> task<int> {
       auto r = co_await actorflow::ask<int>(gate, 30s, x);
       if (!r)
@@ -95,7 +103,6 @@ BOOST_FIXTURE_TEST_CASE(worker_count_defaults_to_scheduler_threads,
     };
     auto got = value_of(run_bounded(make(f), sys));
     auto askers = askers_of(sys, gate);
-    caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
     return std::make_pair(sorted(got), askers);
   };
   auto [a, na] = run_with(threads, [](auto f) {

@@ -207,8 +207,10 @@ caf::expected<R> run_bounded(actorflow::pipeline<R> p, caf::actor_system& sys,
   auto waiter = std::async(std::launch::async,
                            [run]() mutable { return run.wait(); });
   if (waiter.wait_for(limit) != std::future_status::ready) {
-    BOOST_ERROR("the pipeline did not end within " << limit.count()
-                                                   << " ms (hang): cancelled");
+    // The stages' states say where it stood (see stats.hpp).
+    BOOST_ERROR("the pipeline did not end within "
+                << limit.count() << " ms (hang): cancelled; its stages:\n"
+                << actorflow::to_string(run.stats()));
     run.cancel();
   }
   return waiter.get();
