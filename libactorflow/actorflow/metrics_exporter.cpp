@@ -63,6 +63,8 @@ public:
         "outside).");
     add("actorflow_pipeline_items_cancelled_total", MetricType::Counter,
         "Items dropped because the pipeline was cancelled or failed.");
+    add("actorflow_pipeline_workers_lost_total", MetricType::Counter,
+        "Remote workers lost to nodes that died, hung or disconnected.");
   }
 
   void sample(const std::string& family, labels ls, double value) {
@@ -213,6 +215,8 @@ void collect(const std::string& name, const pipeline_stats& st, families& out) {
              static_cast<double>(st.lost));
   out.sample("actorflow_pipeline_items_cancelled_total", pl,
              static_cast<double>(st.cancelled));
+  out.sample("actorflow_pipeline_workers_lost_total", pl,
+             static_cast<double>(st.workers_lost));
 }
 
 /// What Prometheus' exposer calls at every scrape.

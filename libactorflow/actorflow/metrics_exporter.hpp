@@ -42,6 +42,7 @@ namespace actorflow {
 /// | `actorflow_channel_max_in_flight` | gauge | `edge_stats::max_in_flight` |
 /// | `actorflow_pipeline_items_lost_total` | counter | `pipeline_stats::lost` |
 /// | `actorflow_pipeline_items_cancelled_total` | counter | `pipeline_stats::cancelled` |
+/// | `actorflow_pipeline_workers_lost_total` | counter | `pipeline_stats::workers_lost` |
 ///
 /// The latency histogram's buckets are exact at its bounds (1.02 us to 17.2
 /// s, a factor of 4 apart: bounds of `latency_histogram`'s own buckets); its

@@ -220,6 +220,8 @@ std::string pipeline_stats::to_dot() const {
       label += "\nfailed calls: retried " + std::to_string(st.retried)
                + ", skipped " + std::to_string(st.skipped) + ", failed "
                + std::to_string(st.failed);
+    if (st.workers_lost > 0)
+      label += "\nremote workers lost: " + std::to_string(st.workers_lost);
     if (!st.done)
       label += std::string{"\n("} + to_string(st.state) + ")";
     out += "  " + node_id('s', i) + " [label=" + quoted(label);
@@ -343,6 +345,7 @@ stage_stats read_stage(detail::stage_probe& probe, size_t index, int64_t now,
   st.retried = probe.failures(failure_action::retry);
   st.skipped = probe.failures(failure_action::skip);
   st.failed = probe.failures(failure_action::fail);
+  st.workers_lost = probe.workers_lost();
   probe.for_each_port([&](const detail::port_probe& p) {
     auto n = p.items.load(std::memory_order_relaxed);
     if (!p.control)
@@ -408,8 +411,10 @@ pipeline_stats pipeline_monitor::stats() const {
   pipeline_stats result;
   result.stages.reserve(probes.size());
   auto now = detail::probe_clock();
-  for (size_t i = 0; i < probes.size(); ++i)
+  for (size_t i = 0; i < probes.size(); ++i) {
     result.stages.push_back(read_stage(*probes[i], i, now, channels));
+    result.workers_lost += result.stages.back().workers_lost;
+  }
   for (auto ch : channels.order)
     add_edges(*ch, channels.ends[ch], result);
   return result;

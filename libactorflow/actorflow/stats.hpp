@@ -87,6 +87,10 @@ struct stage_stats {
   uint64_t skipped = 0;
   /// Failed calls that ended the pipeline (at most one per stage actor).
   uint64_t failed = 0;
+  /// Remote workers lost: for the supervisor of a worker on a node (see
+  /// `remote_parallel_then`), 1 once that node died, hung or disconnected
+  /// and the stage went on without the worker.
+  uint64_t workers_lost = 0;
   /// What the stage is doing now (`stage_state::done` once it ended).
   stage_state state = stage_state::starting;
   /// True once the stage ended.
@@ -177,6 +181,9 @@ struct ACTORFLOW_EXPORT pipeline_stats {
   /// Items the channels lost otherwise (a stage actor killed from outside
   /// the pipeline while items were on their way to it).
   uint64_t lost = 0;
+  /// Remote workers lost, summed over the stages (see
+  /// `stage_stats::workers_lost`).
+  uint64_t workers_lost = 0;
 
   /// The stage that limits the pipeline's throughput: the one that was busy
   /// the longest (= the highest busy share of the pipeline's run time).

@@ -39,8 +39,8 @@ namespace {
 caf::expected<std::vector<int64_t>> run_and_signal(
   caf::actor_system& sys, actorflow::placement where,
   actorflow::remote_options opts, int32_t n, int32_t kill_at,
-  std::vector<const test_node*> victims, int sig = SIGKILL,
-  bool ordered = true) {
+  std::vector<const test_node*> victims, int sig = SIGKILL, bool ordered = true,
+  std::shared_ptr<actorflow::pipeline_monitor> monitor = nullptr) {
   constexpr size_t capacity = 16;
   struct victim {
     std::unique_ptr<node_monitor> node;
@@ -74,12 +74,12 @@ caf::expected<std::vector<int64_t>> run_and_signal(
                       std::move(input), std::move(where), "slow_square", opts)
                       .inspect(signal)
                       .collect()
-                      .run(sys, {.capacity = capacity})
+                      .run(sys, {.capacity = capacity, .monitor = monitor})
                   : actorflow::remote_parallel_then_unordered<int64_t>(
                       std::move(input), std::move(where), "slow_square", opts)
                       .inspect(signal)
                       .collect()
-                      .run(sys, {.capacity = capacity});
+                      .run(sys, {.capacity = capacity, .monitor = monitor});
   BOOST_TEST(!unready->load(),
              "a victim did not run its workers within 5 s of result "
                << kill_at << ": signalled anyway");
@@ -151,11 +151,24 @@ BOOST_AUTO_TEST_CASE(kill_9_beside_a_local_worker) {
   o.on_worker_lost = [lost](const std::string&, const caf::error&) {
     ++*lost;
   };
+  auto monitor = std::make_shared<actorflow::pipeline_monitor>();
   auto result = run_and_signal(sys, {{a.address, 2}, {"local", 1}}, o, n, n / 4,
-                               {&a});
+                               {&a}, SIGKILL, true, monitor);
   BOOST_REQUIRE_MESSAGE(result, error_text(result));
   BOOST_TEST((*result == squares(n)));
   BOOST_TEST(lost->load() == 2);
+  // The statistics count the losses too, at the two workers' supervisors.
+  auto st = monitor->stats();
+  BOOST_TEST_INFO(actorflow::to_string(st));
+  BOOST_TEST(st.workers_lost == 2u);
+  size_t supervisors = 0;
+  for (auto& s : st.stages)
+    if (s.workers_lost > 0) {
+      BOOST_TEST(s.workers_lost == 1u, s.name);
+      BOOST_TEST(s.name.find(".supervisor") != std::string::npos, s.name);
+      ++supervisors;
+    }
+  BOOST_TEST(supervisors == 2u);
 }
 
 //! Contract: a kill -9 right after the node spawned its workers (their

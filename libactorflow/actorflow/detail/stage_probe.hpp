@@ -218,6 +218,12 @@ public:
     bump(failures_[static_cast<size_t>(what)], 1);
   }
 
+  /// The remote worker this stage supervises was lost (its node died, hung
+  /// or disconnected).
+  void count_worker_lost() noexcept {
+    bump(workers_lost_, 1);
+  }
+
   // -- ports (set up while building, or when an endpoint binds) --------------
 
   /// Adds a channel end. The returned pointer stays valid as long as the
@@ -278,6 +284,11 @@ public:
     return failures_[static_cast<size_t>(what)].load(std::memory_order_relaxed);
   }
 
+  /// Remote workers lost so far (see `count_worker_lost`).
+  uint64_t workers_lost() const noexcept {
+    return workers_lost_.load(std::memory_order_relaxed);
+  }
+
 private:
   /// Leaves state `from` (adding the time spent in it, unless the stage was
   /// only starting) for state `to`.
@@ -333,6 +344,7 @@ private:
   std::atomic<stage_state> state_{stage_state::starting};
   std::atomic<uint64_t> latency_[latency_histogram::bucket_count] = {};
   std::atomic<uint64_t> failures_[3] = {0, 0, 0}; // by failure_action
+  std::atomic<uint64_t> workers_lost_{0};
   mutable std::mutex ports_mtx_;
   std::deque<port_probe> ports_;
 };

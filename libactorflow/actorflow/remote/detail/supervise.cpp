@@ -277,6 +277,8 @@ task<> supervise(std::string where, uint16_t port, std::string host,
     auto forgetting = ask<bool>(work.channel, opts.spawn_timeout,
                                 forget_atom::value, work.id);
     (void)co_await forgetting;
+    if (auto self = host::current(); self != nullptr && self->probe())
+      self->probe()->count_worker_lost();
     if (opts.on_worker_lost)
       opts.on_worker_lost(where, *lost);
     (void)co_await acks.send(lost_marker);
