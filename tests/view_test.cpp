@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -41,17 +40,20 @@ std::string shell(const std::string& cmd, int& rc) {
 /// The numbers of the page's update history (`<ol id="history">`).
 std::vector<long long> history(const std::string& dom) {
   std::vector<long long> result;
-  auto start = dom.find("id=\"history\"");
-  if (start == std::string::npos)
-    return result;
-  auto end = dom.find("</ol>", start);
-  std::regex item{"<li>([0-9]+)</li>"};
-  auto first = dom.begin() + static_cast<std::ptrdiff_t>(start);
-  auto last = end == std::string::npos
-                ? dom.end()
-                : dom.begin() + static_cast<std::ptrdiff_t>(end);
-  for (std::sregex_iterator i{first, last, item}, e; i != e; ++i)
-    result.push_back(std::stoll((*i)[1]));
+  auto pos = dom.find("id=\"history\"");
+  auto end = dom.find("</ol>", pos);
+  const std::string open = "<li>";
+  while (pos != std::string::npos) {
+    pos = dom.find(open, pos);
+    if (pos == std::string::npos || pos > end)
+      break;
+    pos += open.size();
+    auto stop = dom.find("</li>", pos);
+    if (stop == std::string::npos)
+      break;
+    result.push_back(std::stoll(dom.substr(pos, stop - pos)));
+    pos = stop;
+  }
   return result;
 }
 
