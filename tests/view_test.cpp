@@ -83,7 +83,8 @@ BOOST_FIXTURE_TEST_CASE(page_updates_in_a_real_browser, system_fixture) {
   BOOST_TEST(!view->add("demo", run));
   // Let items reach the sink before the browser looks.
   BOOST_REQUIRE(actorflow_test::eventually([&] {
-    auto sink = run.stats().find("sink#3");
+    auto st = run.stats();
+    auto sink = st.find("sink#3");
     return sink != nullptr && sink->items_in > 0;
   }));
   auto profile = std::string{"/tmp/actorflow-view-test-"}
