@@ -16,6 +16,7 @@
 
 #include "actorflow/detail/duration_text.hpp"
 #include "actorflow/error.hpp"
+#include "actorflow/internal/stats_graph.hpp"
 #include "actorflow/internal/stats_sources.hpp"
 
 namespace actorflow {
@@ -89,11 +90,6 @@ caf::error check_name(const std::string& name) {
 
 // -- the graph -----------------------------------------------------------------
 
-bool data_edge(const edge_stats& e) {
-  return !e.control && e.from != edge_stats::outside
-         && e.to != edge_stats::outside;
-}
-
 /// Where a stage's time went: over the interval, or over its life.
 struct shares {
   double busy = 0;
@@ -141,7 +137,8 @@ std::string to_svg(const pipeline_stats& now, const pipeline_stats* before,
   for (size_t pass = 0; pass < n; ++pass) {
     bool changed = false;
     for (auto& e : now.edges)
-      if (data_edge(e) && col[e.to] < col[e.from] + 1 && e.to != e.from) {
+      if (internal::data_edge(e) && col[e.to] < col[e.from] + 1
+          && e.to != e.from) {
         col[e.to] = col[e.from] + 1;
         changed = true;
       }
@@ -163,14 +160,16 @@ std::string to_svg(const pipeline_stats& now, const pipeline_stats* before,
   auto y_of = [&](size_t i) {
     return margin + 20 + static_cast<int>(row[i]) * (node_h + row_gap);
   };
-  // Per stage: shares, rate, and the bottleneck (busy the longest).
-  std::vector<bool> has_next(n, false);
+  // Per stage: shares, rate, and the bottleneck (busy the longest). A stage
+  // that passes items on (to a stage or out of the pipeline) is rated by
+  // what it sends, a sink by what it takes.
+  std::vector<bool> passes_on(n, false);
   std::vector<size_t> ins(n, 0);
   std::vector<size_t> outs(n, 0);
   for (auto& e : now.edges) {
     if (e.from != edge_stats::outside && !e.control)
-      has_next[e.from] = true;
-    if (data_edge(e)) {
+      passes_on[e.from] = true;
+    if (internal::data_edge(e)) {
       ++outs[e.from];
       ++ins[e.to];
     }
@@ -186,7 +185,7 @@ std::string to_svg(const pipeline_stats& now, const pipeline_stats* before,
   }
   uint64_t items_done = 0;
   for (size_t i = 0; i < n; ++i)
-    if (!has_next[i])
+    if (!passes_on[i])
       items_done += now.stages[i].items_in;
   auto width = 2 * margin + static_cast<int>(cols) * (node_w + col_gap)
                - col_gap;
@@ -267,8 +266,8 @@ std::string to_svg(const pipeline_stats& now, const pipeline_stats* before,
     auto& s = now.stages[i];
     auto prev = before ? &before->stages[i] : nullptr;
     // Items per second leaving the stage (taken, for the last stages).
-    auto count = has_next[i] ? s.items_out : s.items_in;
-    auto count_before = prev ? (has_next[i] ? prev->items_out : prev->items_in)
+    auto count = passes_on[i] ? s.items_out : s.items_in;
+    auto count_before = prev ? (passes_on[i] ? prev->items_out : prev->items_in)
                              : 0;
     std::string rate
       = before ? rate_text(static_cast<double>(count - count_before) / seconds)

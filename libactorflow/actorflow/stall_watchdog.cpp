@@ -12,6 +12,7 @@
 
 #include "actorflow/error.hpp"
 #include "actorflow/flow/detail/build_context.hpp"
+#include "actorflow/internal/stats_graph.hpp"
 
 namespace actorflow {
 
@@ -47,19 +48,10 @@ spent between(const stage_stats& a, const stage_stats& b) {
                b.waiting - a.waiting};
 }
 
-/// True for an edge between two stages that carries items (not tokens).
-bool data_edge(const edge_stats& e) {
-  return !e.control && e.from != edge_stats::outside
-         && e.to != edge_stats::outside;
-}
-
 /// Items that left the pipeline so far: taken by its last stages (those
 /// without a data edge to another stage), or sent out of it.
 uint64_t items_out(const pipeline_stats& st) {
-  std::vector<bool> has_next(st.stages.size(), false);
-  for (auto& e : st.edges)
-    if (data_edge(e))
-      has_next[e.from] = true;
+  auto has_next = internal::feeds_a_stage(st);
   uint64_t result = 0;
   for (size_t i = 0; i < st.stages.size(); ++i)
     if (!has_next[i])
@@ -99,7 +91,7 @@ std::string describe(const pipeline_stats& now, size_t cause,
   std::string before;
   // Direct neighbours along the data edges, with what they mostly did.
   for (auto& e : now.edges) {
-    if (!data_edge(e))
+    if (!internal::data_edge(e))
       continue;
     if (e.from == cause)
       after += (after.empty() ? "" : ", ") + now.stages[e.to].name + " "
@@ -129,13 +121,10 @@ std::optional<stall_report> find_stall(const pipeline_stats& before,
   for (size_t i = 0; i < n; ++i)
     d[i] = between(before.stages[i], now.stages[i]);
   std::vector<std::vector<size_t>> prev(n);
-  std::vector<bool> has_next(n, false);
-  for (auto& e : now.edges) {
-    if (data_edge(e)) {
+  for (auto& e : now.edges)
+    if (internal::data_edge(e))
       prev[e.to].push_back(e.from);
-      has_next[e.from] = true;
-    }
-  }
+  auto has_next = internal::feeds_a_stage(now);
   // Walk upstream from the last stages through idle (or stalled) stages;
   // the first busy or waiting stage on each path is a candidate.
   std::deque<size_t> todo;
