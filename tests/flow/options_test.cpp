@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -63,9 +64,54 @@ caf::behavior gate_impl(caf::stateful_actor<gate_state>* self, size_t expect) {
   };
 }
 
+struct holder_state {
+  std::optional<std::pair<int, caf::typed_response_promise<int>>> held;
+  size_t answered = 0;
+};
+
+/// Holds the first request back and replies x to every other one at once;
+/// replies to the held one after `release_after` others.
+caf::behavior holder_impl(caf::stateful_actor<holder_state>* self,
+                          size_t release_after) {
+  return {
+    [self, release_after](int x) -> caf::result<int> {
+      auto& st = self->state;
+      if (!st.held && st.answered == 0) {
+        auto rp = self->make_response_promise<int>();
+        st.held.emplace(x, rp);
+        return rp;
+      }
+      if (++st.answered == release_after && st.held) {
+        st.held->second.deliver(st.held->first);
+        st.held.reset();
+      }
+      return x;
+    },
+  };
+}
+
 /// How many different actors asked `gate`.
 size_t askers_of(caf::actor_system& sys, const caf::actor& gate) {
   return peak_of(sys, gate); // same protocol: (get_atom) -> size_t
+}
+
+/// Stops an actor when it leaves scope, also by a failed check's exception,
+/// so that the system can shut down.
+struct stop_at_exit {
+  caf::actor whom;
+  ~stop_at_exit() {
+    caf::anon_send_exit(whom, caf::exit_reason::user_shutdown);
+  }
+};
+
+/// A stage function that asks `whom` for its item (and fails if no reply).
+auto asking(caf::actor whom) {
+  return [whom](int x) -> task<int> {
+    auto r = co_await actorflow::ask<int>(whom, 30s, x);
+    if (!r)
+      throw std::runtime_error("ask: " + actorflow::to_string_any(r.error()));
+    co_return *r;
+  };
 }
 
 } // namespace
@@ -87,21 +133,8 @@ BOOST_FIXTURE_TEST_CASE(worker_count_defaults_to_scheduler_threads,
   std::iota(want.begin(), want.end(), 0);
   auto run_with = [&](size_t expect, auto make) {
     auto gate = sys.spawn(gate_impl, expect);
-    // A failed check leaves this scope by an exception: the gate goes anyway,
-    // so that the system can shut down.
-    struct stopper {
-      caf::actor gate;
-      ~stopper() {
-        caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
-      }
-    } stop{gate};
-    auto f = [gate](int x) -> task<int> {
-      auto r = co_await actorflow::ask<int>(gate, 30s, x);
-      if (!r)
-        throw std::runtime_error("ask: " + actorflow::to_string_any(r.error()));
-      co_return *r;
-    };
-    auto got = value_of(run_bounded(make(f), sys));
+    stop_at_exit stop{gate};
+    auto got = value_of(run_bounded(make(asking(gate)), sys));
     auto askers = askers_of(sys, gate);
     return std::make_pair(sorted(got), askers);
   };
@@ -139,6 +172,25 @@ BOOST_FIXTURE_TEST_CASE(worker_count_defaults_to_scheduler_threads,
                  .collect()
                  .run(sys));
   BOOST_TEST(has_code(err, error_code::invalid_argument));
+}
+
+//! Contract: a worker whose call waits for a reply does not sit on the items
+//! another worker could run: the adaptive read-ahead never grows while a
+//! call waits on something else than the stage's channels (an ask), so the
+//! worker holds at most its starting read-ahead (4 items). Instrument: the
+//! actor that f asks holds the first request until it answered all but 16
+//! of the other items, which only the other worker can ask for.
+BOOST_FIXTURE_TEST_CASE(a_waiting_worker_leaves_items_to_the_others,
+                        system_fixture, *utf::label("options")) {
+  constexpr int n = 400;
+  std::vector<int> want(n);
+  std::iota(want.begin(), want.end(), 0);
+  auto holder = sys.spawn(holder_impl, size_t{n - 16});
+  stop_at_exit stop{holder};
+  auto got = value_of(run_bounded(
+    actorflow::iota(0, n).parallel_then_unordered(2, asking(holder)).collect(),
+    sys));
+  BOOST_TEST(sorted(got) == want);
 }
 
 //! Contract: stage_options::window bounds the items between dispatch and

@@ -173,6 +173,13 @@ public:
     wait_ = why;
   }
 
+  /// Why the coroutine that ran last suspended: `idle` or `stalled` on one of
+  /// this host's endpoints, `waiting` on anything else (an ask, a timer).
+  /// Valid while endpoints flush.
+  stage_state last_wait() const noexcept {
+    return wait_;
+  }
+
 protected:
   /// Called once from make_behavior, inside an activation.
   virtual void start() {

@@ -238,11 +238,23 @@ private:
     return window_;
   }
 
+  /// Adaptive read-ahead starts small, so that the first items of a slow
+  /// consumer do not all go to one receiver.
+  uint32_t start_window() const noexcept {
+    return params_.read_ahead_ns != 0
+             ? std::min<uint32_t>(params_.rx_window(), 4)
+             : params_.rx_window();
+  }
+
   /// Adaptive read-ahead: estimates the cost of one item from how long the
   /// host's coroutines ran in this activation and how many items they took,
   /// and keeps about `read_ahead_ns` of work buffered. A slow consumer thus
   /// holds few items (dispatch stays demand-driven among the receivers of a
   /// channel) and a fast one gets large batches (few messages per item).
+  /// A coroutine that suspended on something else than its channels (an ask,
+  /// a timer) is not done with its item, so the run time says nothing about
+  /// the item's cost: the window falls back to its start then, or a worker
+  /// whose item waits for a reply would sit on items an idle worker could run.
   void adapt() {
     if (!timed_) {
       timed_ = true;
@@ -251,6 +263,11 @@ private:
     }
     auto ran = host_->last_run_ns();
     auto taken = std::exchange(taken_, 0);
+    if (host_->last_wait() == stage_state::waiting) {
+      window_ = std::min(window_, start_window());
+      half_window_ = (window_ + 1) / 2;
+      return;
+    }
     if (taken == 0 || ran == 0)
       return;
     auto cost = static_cast<double>(ran) / static_cast<double>(taken);
@@ -283,11 +300,7 @@ private:
   // Blocking mode only: the batch the thread works through without a lock.
   std::vector<T> local_;
   size_t lpos_ = 0;
-  // Adaptive read-ahead starts small, so that the first items of a slow
-  // consumer do not all go to one receiver.
-  uint32_t window_ = params_.read_ahead_ns != 0
-                       ? std::min<uint32_t>(params_.rx_window(), 4)
-                       : params_.rx_window();
+  uint32_t window_ = start_window();
   uint32_t half_window_ = (window_ + 1) / 2; // consumed_ * 2 >= window
   uint32_t taken_ = 0;                       // items taken this activation
   double cost_ = 0;                          // ns per item (moving average)
