@@ -297,21 +297,23 @@ int main(int argc, char** argv) {
     uint64_t bytes = 0;
     std::map<std::string, uint64_t> acc;
     uint64_t words = 0;
-    auto done = actorflow::remote_parallel_then_unordered<chunk_counts>(
-                  actorflow::from(files).then([&bytes](std::string path) {
-                    std::ifstream in{path, std::ios::binary};
-                    std::string text{std::istreambuf_iterator<char>{in},
-                                     std::istreambuf_iterator<char>{}};
-                    bytes += text.size();
-                    return text;
-                  }),
-                  where, "wordfreq.count")
-                  .for_each([&acc, &words](chunk_counts c) {
-                    for (size_t i = 0; i < c.words.size(); ++i)
-                      acc[c.words[i]] += c.counts[i];
-                    words += c.total;
-                  })
-                  .run(sys, opts);
+    auto done
+      = actorflow::from(files)
+          .then([&bytes](std::string path) {
+            std::ifstream in{path, std::ios::binary};
+            std::string text{std::istreambuf_iterator<char>{in},
+                             std::istreambuf_iterator<char>{}};
+            bytes += text.size();
+            return text;
+          })
+          .compose(actorflow::remote_parallel_then_unordered<chunk_counts>(
+            where, "wordfreq.count"))
+          .for_each([&acc, &words](chunk_counts c) {
+            for (size_t i = 0; i < c.words.size(); ++i)
+              acc[c.words[i]] += c.counts[i];
+            words += c.total;
+          })
+          .run(sys, opts);
     if (!done) {
       std::cerr << "distributed_wordfreq: error: "
                 << actorflow::to_string_any(done.error()) << '\n';

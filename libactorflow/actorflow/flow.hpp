@@ -29,6 +29,7 @@
 #include "actorflow/flow/keyed.hpp"
 #include "actorflow/flow/sinks.hpp"
 #include "actorflow/flow/tee.hpp"
+#include "actorflow/flow/compose.hpp"
 #include "actorflow/flow/combine.hpp"
 #include "actorflow/flow/actor_io.hpp"
 // clang-format on

@@ -1,7 +1,7 @@
 // Black-box tests of the stream DSL's operators (actorflow/flow.hpp): then,
 // filter, inspect, take, conflate, parallel_then and parallel_then_unordered
 // against a sequential reference (std algorithms) on random data with fixed
-// seeds; a coroutine stage asking a CAF actor; builders as values.
+// seeds; a coroutine stage asking a CAF actor; builders as values; compose.
 
 #include <algorithm>
 #include <atomic>
@@ -226,6 +226,50 @@ BOOST_FIXTURE_TEST_CASE(builder_copies_are_independent, system_fixture,
   auto b = value_of(std::move(copy).take(2).collect().run(sys));
   BOOST_TEST(a == (std::vector<int>{10, 20, 30, 40}));
   BOOST_TEST(b == (std::vector<int>{10, 20}));
+}
+
+//! Contract: compose(f) is f applied to the flow: a piece written once as a
+//! function of a flow chains with dots and gives what the inline chain
+//! gives; it may change the item type, end in a sink (then compose returns
+//! the pipeline), and an error inside it reaches run().
+BOOST_FIXTURE_TEST_CASE(compose_equals_the_inline_chain, system_fixture,
+                        *utf::label("operators")) {
+  auto xs = random_values(61, 2000);
+  auto scale_and_keep_even = [](actorflow::flow<i64> in) {
+    return std::move(in)
+      .then([](i64 x) { return x * 3; })
+      .filter([](i64 x) { return x % 2 == 0; })
+      .parallel_then(2, [](i64 x) { return std::to_string(x); });
+  };
+  std::vector<std::string> want;
+  for (auto x : xs)
+    if ((x * 3) % 2 == 0)
+      want.push_back(std::to_string(x * 3));
+  auto got = value_of(actorflow::from(xs)
+                        .compose(scale_and_keep_even)
+                        .then([](const std::string& s) { return s; })
+                        .collect()
+                        .run(sys));
+  BOOST_TEST(got == want);
+  // The same piece again (f is called once per compose, and is reusable),
+  // ending in a sink.
+  size_t count = 0;
+  auto counted = actorflow::from(xs).compose([&](actorflow::flow<i64> in) {
+    return scale_and_keep_even(std::move(in)).for_each([&](const std::string&) {
+      ++count;
+    });
+  });
+  BOOST_TEST_REQUIRE(static_cast<bool>(std::move(counted).run(sys)));
+  BOOST_TEST(count == want.size());
+  // An error inside the piece is the pipeline's.
+  auto err = error_of(
+    actorflow::from(xs)
+      .compose([](actorflow::flow<i64> in) {
+        return std::move(in).parallel_then(0, [](i64 x) { return x; });
+      })
+      .collect()
+      .run(sys));
+  BOOST_TEST(has_code(err, actorflow::error_code::invalid_argument));
 }
 
 //! Contract: conflate(merge) passes items while the downstream has credit

@@ -1,6 +1,7 @@
-// remote_parallel_then with workers on node processes (tools/actorflow_node
-// with the test stages plugin) on 127.0.0.1: results equal a local run, and
-// every bad input fails with a clear error.
+// remote_parallel_then (and its step forms for compose, remote_then) with
+// workers on node processes (tools/actorflow_node with the test stages
+// plugin) on 127.0.0.1: results equal a local run, and every bad input fails
+// with a clear error.
 
 #include <algorithm>
 #include <atomic>
@@ -43,6 +44,58 @@ BOOST_AUTO_TEST_CASE(unordered_variant_delivers_every_item_once) {
   BOOST_REQUIRE_MESSAGE(result, error_text(result));
   std::sort(result->begin(), result->end());
   BOOST_TEST((*result == squares(n)));
+}
+
+//! Contract: the step forms of the remote stages chain with dots through
+//! compose (local stages before and after them) and equal the local run:
+//! remote_parallel_then and remote_parallel_then_unordered with a placement,
+//! and remote_then, one stage actor on one node; an unknown stage is still
+//! unknown_stage through a step.
+BOOST_AUTO_TEST_CASE(remote_steps_chain_with_compose) {
+  test_node a;
+  test_node b;
+  constexpr int32_t n = 5'000;
+  auto plus_one = [](int64_t x) {
+    return x + 1;
+  };
+  std::vector<int64_t> want;
+  for (auto x : squares(n))
+    want.push_back(x + 1);
+  auto ordered
+    = actorflow::iota(int32_t{0}, n)
+        .then([](int32_t x) { return x; })
+        .compose(actorflow::remote_parallel_then<int64_t>(
+          {{a.address, 2}, {b.address, 1}, {"local", 1}}, "square", opts()))
+        .then(plus_one)
+        .collect()
+        .run(sys);
+  BOOST_REQUIRE_MESSAGE(ordered, error_text(ordered));
+  BOOST_TEST((*ordered == want));
+  auto unordered
+    = actorflow::iota(int32_t{0}, n)
+        .compose(actorflow::remote_parallel_then_unordered<int64_t>(
+          {{a.address, 2}}, "square", opts()))
+        .then(plus_one)
+        .collect()
+        .run(sys);
+  BOOST_REQUIRE_MESSAGE(unordered, error_text(unordered));
+  std::sort(unordered->begin(), unordered->end());
+  BOOST_TEST((*unordered == want));
+  auto one
+    = actorflow::iota(int32_t{0}, n)
+        .compose(actorflow::remote_then<int64_t>(b.address, "square", opts()))
+        .then(plus_one)
+        .collect()
+        .run(sys);
+  BOOST_REQUIRE_MESSAGE(one, error_text(one));
+  BOOST_TEST((*one == want));
+  auto unknown = actorflow::iota(int32_t{0}, n)
+                   .compose(actorflow::remote_then<int64_t>(
+                     a.address, "no_such_stage", opts()))
+                   .collect()
+                   .run(sys);
+  BOOST_REQUIRE(!unknown);
+  BOOST_TEST(code_of(unknown.error()) == error_code::unknown_stage);
 }
 
 BOOST_AUTO_TEST_CASE(one_node_serves_pipelines_one_after_another) {

@@ -394,6 +394,21 @@ public:
   template <class F>
   flow<T> tee(F branch) &&;
 
+  /// Returns `f(std::move(*this))`: a piece of pipeline written once as a
+  /// function of a flow chains with dots like a built-in operator (see
+  /// actorflow/flow/compose.hpp). `f` returns the flow it built on, or a
+  /// pipeline if it ends in a sink. The distributed stages are such pieces,
+  /// e.g. `remote_parallel_then<Out>(where, "stage")`.
+  ///
+  /// ~~~
+  /// auto parse_and_square = [](actorflow::flow<std::string> lines) {
+  ///   return std::move(lines).then(parse).parallel_then(square);
+  /// };
+  /// auto total = read_lines(path).compose(parse_and_square).fold(0, plus);
+  /// ~~~
+  template <class F>
+  auto compose(F f) &&;
+
   // -- sinks -----------------------------------------------------------------
 
   /// Calls `f` on every item in a sink actor.

@@ -28,6 +28,17 @@ namespace actorflow {
 template <class R>
 class pipeline;
 
+namespace detail {
+
+/// True for `pipeline<R>`: what a flow ended in a sink is.
+template <class P>
+struct is_pipeline : std::false_type {};
+
+template <class R>
+struct is_pipeline<pipeline<R>> : std::true_type {};
+
+} // namespace detail
+
 /// Sent to the actor given to `running::notify` when a pipeline ends: with
 /// the result, or with the error.
 using done_atom = caf::atom_constant<caf::atom("af_done")>;

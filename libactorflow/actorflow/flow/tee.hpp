@@ -34,12 +34,6 @@ namespace actorflow {
 
 namespace detail {
 
-template <class P>
-struct is_pipeline : std::false_type {};
-
-template <class R>
-struct is_pipeline<pipeline<R>> : std::true_type {};
-
 /// Where the branch's source leaves the sender it was built with.
 template <class T>
 struct tee_slot {
