@@ -113,7 +113,11 @@ BOOST_FIXTURE_TEST_SUITE(remote_failure, driver_fixture)
 BOOST_AUTO_TEST_CASE(kill_9_of_a_node_mid_stream_loses_and_duplicates_nothing) {
   constexpr int32_t n = 2000;
   auto expected = squares(n);
-  for (int round = 0; round < 20; ++round) {
+  // 10 kill points per run (about 8 s under ASan on 2 busy cores; 20 took
+  // over the 30 s limit of a test case beside a hog and two other suites);
+  // tools/soak.sh and the chaos trials repeat them at other moments.
+  constexpr int rounds = 10;
+  for (int round = 0; round < rounds; ++round) {
     test_node a;
     test_node b;
     // Kill at different points: early, middle, late; but at least one
@@ -121,7 +125,7 @@ BOOST_AUTO_TEST_CASE(kill_9_of_a_node_mid_stream_loses_and_duplicates_nothing) {
     // kill may have been handed every item, done them and ended already,
     // and then none is lost.
     constexpr int32_t window = 64 * 4;
-    auto kill_at = n / 20 + round * (n - window - 2 * (n / 20)) / 19;
+    auto kill_at = n / 20 + round * (n - window - 2 * (n / 20)) / (rounds - 1);
     auto lost = std::make_shared<std::atomic<int>>(0);
     auto o = opts();
     o.on_worker_lost = [lost, where = a.address](const std::string& at,
