@@ -257,6 +257,7 @@ void write_seeds(seed_writer& out) {
   add("spawn_too_few", caf::make_message(node_spawn_atom::value, "square"));
   add("node_info", caf::make_message(node_info_atom::value));
   add("node_rejected", caf::make_message(node_rejected_atom::value));
+  add("node_stages", caf::make_message(node_stages_atom::value));
   endpoint_id id{0xfeed, 9};
   using job32 = job<int32_t>;
   using job64 = job<int64_t>;

@@ -33,6 +33,10 @@
 // --timeout-ms (node_guard.hpp: CAF 0.17 caps neither). This guards plain
 // TCP; with TLS, CAF's OpenSSL module makes the connections.
 //
+// `actorflow_node --describe=host:port[,...]` serves nothing: it asks those
+// nodes what they host (their stages with item types, and how many workers
+// run there), prints it, and exits with a failure if one did not answer.
+//
 // If CAF's network broker dies (CAF 0.17 lets an exception from decoding a
 // peer's bytes end it), the node can no longer accept or serve anyone: it
 // says so and exits with a failure, so that its supervisor (systemd) starts
@@ -71,6 +75,7 @@ struct node_config : caf::actor_system_config {
   size_t max_message_bytes = actorflow_node::guard_limits{}.max_message;
   size_t max_pending_bytes = actorflow_node::guard_limits{}.max_pending;
   bool exit_with_parent = false;
+  std::string describe;
   actorflow::tls_flags tls;
 
   node_config() {
@@ -87,7 +92,9 @@ struct node_config : caf::actor_system_config {
         .add(max_pending_bytes, "max-pending-bytes",
              "payloads in transit on all connections, together, at most")
         .add(exit_with_parent, "exit-with-parent",
-             "die with the process that started this node (tests, scripts)"));
+             "die with the process that started this node (tests, scripts)")
+        .add(describe, "describe",
+             "host:port,...: print what these nodes host, and exit"));
   }
 };
 
@@ -141,6 +148,41 @@ void exit_with_the_broker(caf::actor_system& sys) {
   });
 }
 
+/// --describe: prints the stages and running workers of each node; fails if
+/// any node did not answer.
+int describe_nodes(node_config& cfg) {
+  actorflow::distribution_options dopts;
+  dopts.heartbeat = std::chrono::milliseconds{cfg.heartbeat_ms};
+  dopts.connection_timeout = std::chrono::milliseconds{cfg.timeout_ms};
+  dopts.tls = cfg.tls.options();
+  if (auto err = actorflow::init_distribution(cfg, dopts)) {
+    std::fprintf(stderr, "actorflow_node: %s\n",
+                 actorflow::to_string_any(err).c_str());
+    return EXIT_FAILURE;
+  }
+  caf::actor_system sys{cfg};
+  int rc = EXIT_SUCCESS;
+  std::stringstream in{cfg.describe};
+  std::string where;
+  while (std::getline(in, where, ',')) {
+    auto node = actorflow::describe_node(
+      sys, where, std::chrono::milliseconds{cfg.timeout_ms});
+    if (!node) {
+      std::fprintf(stderr, "actorflow_node: %s\n",
+                   actorflow::to_string_any(node.error()).c_str());
+      rc = EXIT_FAILURE;
+      continue;
+    }
+    std::printf("%s: %llu workers running\n", node->address.c_str(),
+                static_cast<unsigned long long>(node->running_workers));
+    for (auto& st : node->stages)
+      std::printf("  %s: %s -> %s\n", st.name.c_str(), st.in.c_str(),
+                  st.out.c_str());
+  }
+  std::fflush(stdout);
+  return rc;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -159,6 +201,8 @@ int main(int argc, char** argv) {
   }
   if (cfg.cli_helptext_printed)
     return EXIT_SUCCESS;
+  if (!cfg.describe.empty())
+    return describe_nodes(cfg);
   if (cfg.exit_with_parent) {
     auto parent = ::getppid();
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);

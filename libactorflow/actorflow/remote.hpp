@@ -6,14 +6,19 @@
 // `remote_parallel_then`, whose workers run on nodes (and locally) while the
 // scatter and the gather stay in the driver.
 //
+//   remote/describe_node.hpp         describe_node: what a node hosts
 //   remote/distribution.hpp          init_distribution, heartbeats and TLS
 //   remote/node.hpp                  stage_registry, serve_node
+//   remote/placement_file.hpp        read_placements: placements from a file
 //   remote/remote_options.hpp        placement, remote_options
-//   remote/remote_parallel_then.hpp  remote_parallel_then(_unordered)
+//   remote/remote_parallel_then.hpp  remote_parallel_then(_unordered),
+//                                    remote_then
 //   remote/wire.hpp                  channel ends across processes, item types
 
+#include "actorflow/remote/describe_node.hpp"
 #include "actorflow/remote/distribution.hpp"
 #include "actorflow/remote/node.hpp"
+#include "actorflow/remote/placement_file.hpp"
 #include "actorflow/remote/remote_options.hpp"
 #include "actorflow/remote/remote_parallel_then.hpp"
 #include "actorflow/remote/wire.hpp"

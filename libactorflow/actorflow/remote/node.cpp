@@ -2,11 +2,16 @@
 
 #include "actorflow/remote/node.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <memory>
 #include <string>
+#include <typeindex>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -15,6 +20,10 @@
 #  include <caf/openssl/publish.hpp>
 #endif
 
+#include "actorflow/ask.hpp"
+#include "actorflow/internal/connect_node.hpp"
+#include "actorflow/remote/describe_node.hpp"
+#include "actorflow/remote/detail/remote_stage.hpp"
 #include "actorflow/remote/distribution.hpp"
 
 namespace actorflow {
@@ -149,6 +158,20 @@ caf::behavior node_actor(caf::stateful_actor<node_state>* self,
       }
       return w.actor();
     },
+    [self](detail::node_stages_atom) {
+      std::vector<std::string> triples;
+      auto type_name = [](std::type_index type) {
+        auto info = detail::find_item_type(type);
+        return info != nullptr ? info->name : std::string{"(unregistered)"};
+      };
+      for (auto& name : self->state.reg->names()) {
+        auto entry = self->state.reg->find(name);
+        triples.push_back(name);
+        triples.push_back(type_name(entry->in));
+        triples.push_back(type_name(entry->out));
+      }
+      return triples;
+    },
     [](detail::node_rejected_atom) { return detail::rejected_batches(); },
     [self](detail::node_info_atom) {
       return static_cast<uint64_t>(self->state.running->load());
@@ -183,6 +206,103 @@ caf::expected<uint16_t> serve_node(caf::actor_system& sys,
                         + sys.render(port.error()));
   }
   return *port;
+}
+
+// -- the nodes query --------------------------------------------------------------
+
+namespace {
+
+using description_promise = std::promise<caf::expected<node_description>>;
+
+/// The error of a question the node at `where` did not answer.
+caf::error query_error(caf::actor_system& sys, const std::string& where,
+                       const caf::error& err, caf::timespan timeout) {
+  if (err == caf::sec::request_timeout)
+    return make_error(
+      error_code::timeout,
+      "the node at " + where + " did not answer within "
+        + std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(timeout)
+            .count())
+        + " ms");
+  if (err == caf::sec::unexpected_message)
+    return make_error(error_code::connect_failed,
+                      "the peer at " + where
+                        + " is not an actorflow node (or one too old to "
+                          "describe itself)");
+  return make_error(error_code::connect_failed,
+                    "node " + where + ": " + sys.render(err));
+}
+
+/// Connects to a node, asks it for its stages and its running workers, and
+/// fulfils `out`. If this worker ends before (the actor system shuts down),
+/// `out` is destroyed unfulfilled and the caller learns it.
+task<> describe_body(std::string where, std::string host, uint16_t port,
+                     caf::timespan timeout,
+                     std::shared_ptr<description_promise> out) {
+  auto& sys = detail::host::current()->system();
+  auto connecting = internal::connect_node(where, host, port, timeout);
+  auto node = co_await std::move(connecting);
+  if (!node) {
+    out->set_value(node.error());
+    co_return;
+  }
+  auto asking = ask<std::vector<std::string>>(*node, timeout,
+                                              detail::node_stages_atom::value);
+  auto triples = co_await asking;
+  if (!triples) {
+    out->set_value(query_error(sys, where, triples.error(), timeout));
+    co_return;
+  }
+  if (triples->size() % 3 != 0) {
+    out->set_value(
+      make_error(error_code::connect_failed,
+                 "the node at " + where + " described its stages malformed"));
+    co_return;
+  }
+  auto counting = ask<uint64_t>(*node, timeout, detail::node_info_atom::value);
+  auto running = co_await counting;
+  if (!running) {
+    out->set_value(query_error(sys, where, running.error(), timeout));
+    co_return;
+  }
+  node_description result{where, {}, *running};
+  for (size_t i = 0; i < triples->size(); i += 3)
+    result.stages.push_back(
+      {(*triples)[i], (*triples)[i + 1], (*triples)[i + 2]});
+  std::sort(result.stages.begin(), result.stages.end(),
+            [](const node_stage& x, const node_stage& y) {
+              return x.name < y.name;
+            });
+  out->set_value(std::move(result));
+}
+
+} // namespace
+
+caf::expected<node_description> describe_node(caf::actor_system& sys,
+                                              const std::string& address,
+                                              caf::timespan timeout) {
+  auto addr = detail::parse_address(address);
+  if (!addr)
+    return make_error(error_code::invalid_argument,
+                      "describe_node: bad node address '" + address
+                        + "' (expected host:port)");
+  auto out = std::make_shared<description_promise>();
+  auto answer = out->get_future();
+  worker_options wo;
+  wo.name = "actorflow.describe_node";
+  // The worker holds the only reference to the promise: should it end
+  // without an answer, the future says so instead of waiting for good.
+  spawn_worker(sys, std::move(wo), describe_body, address, addr->first,
+               addr->second, timeout, std::move(out));
+  try {
+    return answer.get();
+  } catch (const std::future_error&) {
+    return make_error(error_code::cancelled,
+                      "describe_node: the query of " + address
+                        + " ended without an answer (the actor system is "
+                          "shutting down)");
+  }
 }
 
 } // namespace actorflow

@@ -17,6 +17,7 @@
 
 #include "actorflow/ask.hpp"
 #include "actorflow/detail/atoms.hpp"
+#include "actorflow/internal/connect_node.hpp"
 #include "actorflow/remote/detail/awaiters.hpp"
 #include "actorflow/remote/detail/remote_stage.hpp"
 #include "actorflow/remote/distribution.hpp"
@@ -203,6 +204,46 @@ void down_awaiter::await_suspend(std::coroutine_handle<> h) {
   self->resume_on_down(whom.address(), h, &reason);
 }
 
+} // namespace actorflow::detail
+
+namespace actorflow::internal {
+
+task<caf::expected<caf::actor>> connect_node(std::string where,
+                                             std::string host, uint16_t port,
+                                             caf::timespan connect_timeout) {
+  using namespace detail;
+  if (auto err = tls_check(host::current()->system()))
+    co_return make_error(error_code::invalid_argument,
+                         "cannot connect to the node at " + where + ": "
+                           + actorflow::what(err));
+  // Named awaiters: g++ 12 miscompiles a braced temporary holding a
+  // std::string as the operand of co_await.
+  auto deadline = std::chrono::steady_clock::now() + connect_timeout;
+  int lost_handshakes = 0;
+  for (;;) {
+    auto left = std::chrono::duration_cast<caf::timespan>(
+      deadline - std::chrono::steady_clock::now());
+    connect_awaiter connecting{
+      host, port, std::max(left, caf::timespan{1}), {}};
+    connecting.budget = connect_timeout;
+    auto node = co_await connecting;
+    if (node)
+      co_return node;
+    if (!connecting.retry
+        && !(connecting.lost_handshake && ++lost_handshakes < 3))
+      co_return node.error();
+    if (std::chrono::steady_clock::now() >= deadline)
+      co_return make_error(error_code::timeout,
+                           "the node at " + where
+                             + " did not complete CAF's handshake within "
+                             + ms(connect_timeout));
+  }
+}
+
+} // namespace actorflow::internal
+
+namespace actorflow::detail {
+
 // -- supervisor -----------------------------------------------------------------
 
 task<> supervise(std::string where, uint16_t port, std::string host,
@@ -211,34 +252,14 @@ task<> supervise(std::string where, uint16_t port, std::string host,
                  remote_options opts) {
   // First, so that it is released however this frame ends.
   remote_worker_lease lease{work, results};
-  // Named awaiters: g++ 12 miscompiles a braced temporary holding a
-  // std::string as the operand of co_await.
   caf::error failure;
-  if (auto err = tls_check(host::current()->system()))
-    failure = make_error(error_code::invalid_argument,
-                         "cannot connect to the node at " + where + ": "
-                           + actorflow::what(err));
-  caf::expected<caf::actor> node{caf::actor{}};
-  auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
-  int lost_handshakes = 0;
-  while (!failure) {
-    auto left = std::chrono::duration_cast<caf::timespan>(
-      deadline - std::chrono::steady_clock::now());
-    connect_awaiter connecting{
-      host, port, std::max(left, caf::timespan{1}), {}};
-    connecting.budget = opts.connect_timeout;
-    node = co_await connecting;
-    if (node)
-      break;
-    if (!connecting.retry
-        && !(connecting.lost_handshake && ++lost_handshakes < 3))
-      failure = node.error();
-    else if (std::chrono::steady_clock::now() >= deadline)
-      failure = make_error(error_code::timeout,
-                           "the node at " + where
-                             + " did not complete CAF's handshake within "
-                             + ms(opts.connect_timeout));
-  }
+  // Named: g++ 12 miscompiles a temporary with a destructor as the operand
+  // of co_await.
+  auto connecting = internal::connect_node(where, host, port,
+                                           opts.connect_timeout);
+  auto node = co_await std::move(connecting);
+  if (!node)
+    failure = node.error();
   caf::expected<caf::actor> w{caf::actor{}};
   std::optional<caf::error> lost; // why the worker was lost, if it was
   if (!failure) {
