@@ -45,6 +45,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -122,7 +123,13 @@ bool load_plugins(const std::string& list, actorflow::stage_registry& reg) {
                    path.c_str());
       return false;
     }
-    fn(reg);
+    try {
+      fn(reg);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "actorflow_node: %s failed to register: %s\n",
+                   path.c_str(), e.what());
+      return false;
+    }
   }
   return true;
 }

@@ -5,10 +5,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include <caf/all.hpp>
+
+#include "actorflow/ask.hpp"
 #include "actorflow/remote.hpp"
 
 namespace test_stages {
@@ -22,6 +28,33 @@ struct blob {
 struct blob_v2 {
   int64_t a = 0;
 };
+
+/// How many calls of "gated_square" a worker runs at once.
+constexpr size_t gate_width = 4;
+
+struct gate_state {
+  std::vector<std::pair<int32_t, caf::typed_response_promise<int64_t>>> held;
+};
+
+/// Squares, but answers only once `gate_width` requests wait, and then all
+/// of them (the newest first): a stage that asks it passes only if it has
+/// that many calls in flight. An ask that waits longer than 3 s fails, so a
+/// stage without them fails with worker_failed instead of hanging.
+inline caf::behavior gate(caf::stateful_actor<gate_state>* self) {
+  return {
+    [self](int32_t x) {
+      auto rp = self->make_response_promise<int64_t>();
+      auto& held = self->state.held;
+      held.emplace_back(x, rp);
+      if (held.size() == gate_width) {
+        for (auto i = held.rbegin(); i != held.rend(); ++i)
+          i->second.deliver(int64_t{i->first} * i->first);
+        held.clear();
+      }
+      return rp;
+    },
+  };
+}
 
 inline void spin_for(std::chrono::nanoseconds d) {
   auto until = std::chrono::steady_clock::now() + d;
@@ -59,6 +92,26 @@ inline void register_stages(actorflow::stage_registry& reg) {
       throw std::runtime_error("seven");
     return int64_t{x};
   });
+  // A coroutine stage that asks an actor living on the node (spawned when
+  // the node starts, stopped when it ends), gate_width calls at once per
+  // worker.
+  auto gate_actor = std::make_shared<caf::actor>();
+  reg.on_start(
+    [gate_actor](caf::actor_system& sys) { *gate_actor = sys.spawn(gate); });
+  reg.on_stop([gate_actor] {
+    caf::anon_send_exit(*gate_actor, caf::exit_reason::user_shutdown);
+  });
+  reg.register_stage<int32_t, int64_t>(
+    "gated_square",
+    [gate_actor](int32_t x) -> actorflow::task<int64_t> {
+      auto asking = actorflow::ask<int64_t>(*gate_actor,
+                                            std::chrono::seconds{3}, x);
+      auto y = co_await asking;
+      if (!y)
+        throw actorflow::error_exception{y.error()};
+      co_return *y;
+    },
+    gate_width);
   reg.register_stage<blob, int64_t>("blob_value",
                                     [](blob x) { return int64_t{x.a}; });
 }

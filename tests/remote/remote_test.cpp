@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,61 @@ BOOST_AUTO_TEST_CASE(remote_steps_chain_with_compose) {
                    .run(sys);
   BOOST_REQUIRE(!unknown);
   BOOST_TEST(code_of(unknown.error()) == error_code::unknown_stage);
+}
+
+//! Contract: a coroutine stage function on a node (task<Out>(In)) asks an
+//! actor that lives on that node (spawned by the registry's on_start hook
+//! when the node starts) and runs its registered concurrency of calls at
+//! once per worker: the actor answers only once 4 requests wait, so one
+//! worker passes only with 4 calls in flight. The output equals the local
+//! run, in order.
+BOOST_AUTO_TEST_CASE(coroutine_stages_run_concurrent_calls_on_a_node) {
+  test_node a;
+  constexpr int32_t n = 400; // a multiple of the gate's width
+  auto remote = actorflow::iota(int32_t{0}, n)
+                  .compose(actorflow::remote_then<int64_t>(
+                    a.address, "gated_square", opts()))
+                  .collect()
+                  .run(sys);
+  BOOST_REQUIRE_MESSAGE(remote, error_text(remote));
+  BOOST_TEST((*remote == squares(n)));
+}
+
+//! Contract: a local worker of a coroutine stage from a registry works as
+//! one on a node once the driver started the registry; its stop hooks end
+//! the actors its start hooks spawned (the fixture's actor system could not
+//! shut down otherwise).
+BOOST_AUTO_TEST_CASE(coroutine_stages_run_in_local_workers) {
+  constexpr int32_t n = 400;
+  auto started = reg->start(sys); // the driver's gate, stopped at the end
+  auto local = actorflow::iota(int32_t{0}, n)
+                 .compose(actorflow::remote_then<int64_t>(
+                   "local", "gated_square", opts()))
+                 .collect()
+                 .run(sys);
+  BOOST_REQUIRE_MESSAGE(local, error_text(local));
+  BOOST_TEST((*local == squares(n)));
+}
+
+//! Contract: register_stage refuses a concurrency it cannot honour, with
+//! std::invalid_argument naming the stage: 0, or above 1 for a plain
+//! function (which runs one call at a time).
+BOOST_AUTO_TEST_CASE(register_stage_refuses_a_bad_concurrency) {
+  actorflow::stage_registry r;
+  auto plain = [](int32_t x) {
+    return int64_t{x};
+  };
+  auto coro = [](int32_t x) -> actorflow::task<int64_t> {
+    co_return x;
+  };
+  BOOST_CHECK_THROW((r.register_stage<int32_t, int64_t>("p", plain, 2)),
+                    std::invalid_argument);
+  BOOST_CHECK_THROW((r.register_stage<int32_t, int64_t>("c", coro, 0)),
+                    std::invalid_argument);
+  BOOST_TEST(r.names().empty());
+  r.register_stage<int32_t, int64_t>("p", plain);
+  r.register_stage<int32_t, int64_t>("c", coro, 8);
+  BOOST_TEST((r.names() == std::vector<std::string>{"c", "p"}));
 }
 
 BOOST_AUTO_TEST_CASE(one_node_serves_pipelines_one_after_another) {

@@ -41,6 +41,12 @@ const detail::stage_entry* stage_registry::find(const std::string& name) const {
   return i != stages_.end() ? i->second.get() : nullptr;
 }
 
+stage_registry::started stage_registry::start(caf::actor_system& sys) const {
+  for (auto& f : start_hooks_)
+    f(sys);
+  return started{stop_hooks_};
+}
+
 std::vector<std::string> stage_registry::names() const {
   std::vector<std::string> result;
   for (auto& [name, entry] : stages_)
@@ -108,6 +114,8 @@ namespace {
 
 struct node_state {
   std::shared_ptr<const stage_registry> reg;
+  /// The registry's start: its stop hooks run when the node actor ends.
+  std::shared_ptr<stage_registry::started> started;
   /// Workers by the work channel they serve: when that channel is down (its
   /// pipeline ended, or its driver is lost), they stop.
   std::unordered_map<caf::actor_addr, std::vector<worker>> by_channel;
@@ -117,8 +125,10 @@ struct node_state {
 };
 
 caf::behavior node_actor(caf::stateful_actor<node_state>* self,
-                         std::shared_ptr<const stage_registry> reg) {
+                         std::shared_ptr<const stage_registry> reg,
+                         std::shared_ptr<stage_registry::started> started) {
   self->state.reg = std::move(reg);
+  self->state.started = std::move(started);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto i = self->state.by_channel.find(dm.source);
     if (i == self->state.by_channel.end())
@@ -190,7 +200,9 @@ caf::expected<uint16_t> serve_node(caf::actor_system& sys,
   if (auto err = detail::tls_check(sys))
     return make_error(error_code::invalid_argument,
                       "serve_node: " + actorflow::what(err));
-  auto hdl = sys.spawn(node_actor, std::move(reg));
+  // The node actor holds it: the stop hooks run when the node ends.
+  auto started = std::make_shared<stage_registry::started>(reg->start(sys));
+  auto hdl = sys.spawn(node_actor, std::move(reg), std::move(started));
   caf::expected<uint16_t> port{uint16_t{0}};
 #ifdef ACTORFLOW_WITH_TLS
   if (detail::tls_requested(sys))

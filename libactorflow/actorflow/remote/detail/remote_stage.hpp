@@ -225,7 +225,7 @@ struct remote_plan {
   remote_options opts;
   size_t remote = 0;
   size_t local = 0;
-  std::shared_ptr<std::function<Out(In)>> local_fn{};
+  std::shared_ptr<stage_body<In, Out>> local_body{};
   item_type_info in{};
   item_type_info out{};
 
@@ -271,7 +271,7 @@ caf::error find_local_stage(remote_plan<In, Out>& plan) {
   if (entry->in != typeid(In) || entry->out != typeid(Out))
     return plan.error(error_code::type_mismatch,
                       "the local stage has other item types");
-  plan.local_fn = std::static_pointer_cast<std::function<Out(In)>>(entry->fn);
+  plan.local_body = std::static_pointer_cast<stage_body<In, Out>>(entry->body);
   return caf::none;
 }
 
@@ -305,8 +305,7 @@ void spawn_remote_workers(build_context& ctx, const remote_plan<In, Out>& plan,
     for (size_t i = 0; i < w.workers; ++i) {
       auto name = base + ".worker" + std::to_string(++index);
       if (w.where == "local") {
-        ctx.spawn(name, stage_worker<In, Out>, plan.local_fn, work.rx,
-                  results.tx);
+        ctx.spawn(name, *plan.local_body, work.rx, results.tx);
         continue;
       }
       auto addr = *parse_address(w.where);
