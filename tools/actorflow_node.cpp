@@ -47,6 +47,7 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -155,9 +156,10 @@ void exit_with_the_broker(caf::actor_system& sys) {
   });
 }
 
-/// --describe: prints the stages and running workers of each node; fails if
-/// any node did not answer.
-int describe_nodes(node_config& cfg) {
+/// Applies the heartbeat and TLS flags to `cfg` (init_distribution), or
+/// says why it cannot.
+std::optional<actorflow::distribution_options> init_distribution_from(
+  node_config& cfg) {
   actorflow::distribution_options dopts;
   dopts.heartbeat = std::chrono::milliseconds{cfg.heartbeat_ms};
   dopts.connection_timeout = std::chrono::milliseconds{cfg.timeout_ms};
@@ -165,8 +167,16 @@ int describe_nodes(node_config& cfg) {
   if (auto err = actorflow::init_distribution(cfg, dopts)) {
     std::fprintf(stderr, "actorflow_node: %s\n",
                  actorflow::to_string_any(err).c_str());
-    return EXIT_FAILURE;
+    return std::nullopt;
   }
+  return dopts;
+}
+
+/// --describe: prints the stages and running workers of each node; fails if
+/// any node did not answer.
+int describe_nodes(node_config& cfg) {
+  if (!init_distribution_from(cfg))
+    return EXIT_FAILURE;
   caf::actor_system sys{cfg};
   int rc = EXIT_SUCCESS;
   std::stringstream in{cfg.describe};
@@ -223,15 +233,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "actorflow_node: no stages (use --plugins=...)\n");
     return EXIT_FAILURE;
   }
-  actorflow::distribution_options dopts;
-  dopts.heartbeat = std::chrono::milliseconds{cfg.heartbeat_ms};
-  dopts.connection_timeout = std::chrono::milliseconds{cfg.timeout_ms};
-  dopts.tls = cfg.tls.options();
-  if (auto err = actorflow::init_distribution(cfg, dopts)) {
-    std::fprintf(stderr, "actorflow_node: %s\n",
-                 actorflow::to_string_any(err).c_str());
+  auto dopts = init_distribution_from(cfg);
+  if (!dopts)
     return EXIT_FAILURE;
-  }
   reg->apply(cfg);
   actorflow_node::guard_limits limits;
   limits.max_message = cfg.max_message_bytes;
@@ -260,8 +264,8 @@ int main(int argc, char** argv) {
     names += " " + n;
   std::fprintf(stderr, "actorflow_node: serving on %s:%u%s, stages:%s\n",
                cfg.host.c_str(), static_cast<unsigned>(*port),
-               dopts.tls ? " (TLS)" : "", names.c_str());
-  if (!dopts.tls && !is_loopback(cfg.host))
+               dopts->tls ? " (TLS)" : "", names.c_str());
+  if (!dopts->tls && !is_loopback(cfg.host))
     std::fprintf(stderr,
                  "actorflow_node: warning: %s is not a loopback address and "
                  "TLS is off: every peer that reaches the port can use this "
