@@ -3,7 +3,8 @@
 // common.hpp: what the benchmark tools share: command-line parsing
 // (own options first, the rest for CAF), statistics (median/min/max),
 // formatting, clocks, load average, resident set size, the calibrated CPU
-// work of the parallel workloads and the setup of the actor system.
+// work of the parallel workloads, the setup of the actor system and peer
+// processes of the tool itself.
 
 #pragma once
 
@@ -30,11 +31,19 @@
 #include <utility>
 #include <vector>
 
+#include <csignal>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/all.hpp>
 
 #include "actorflow/all.hpp"
+
+extern char** environ;
 
 namespace bench {
 
@@ -395,5 +404,63 @@ private:
   size_t used_ = 0;
   bool closed_ = false;
 };
+
+// -- peer processes -------------------------------------------------------------
+
+/// A process of this program started by `start_self`.
+struct self_process {
+  pid_t pid = 0;
+  /// The port it reported with its first line, "PORT <n>".
+  uint16_t port = 0;
+};
+
+/// Starts this program again with `args` (e.g. "--peer") and waits for the
+/// first line of its stdout, "PORT <n>": the peer prints it once it
+/// listens. Nothing if it could not start or said something else (then it
+/// is killed).
+inline std::optional<self_process> start_self(std::vector<std::string> args) {
+  int fds[2];
+  if (::pipe(fds) != 0)
+    return std::nullopt;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  std::string exe = "/proc/self/exe";
+  std::vector<char*> argv{exe.data()};
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  self_process p;
+  auto rc = ::posix_spawn(&p.pid, exe.c_str(), &fa, nullptr, argv.data(),
+                          environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    return std::nullopt;
+  }
+  std::string line;
+  char c = 0;
+  while (::read(fds[0], &c, 1) == 1 && c != '\n')
+    line += c;
+  ::close(fds[0]);
+  if (line.rfind("PORT ", 0) != 0) {
+    ::kill(p.pid, SIGKILL);
+    ::waitpid(p.pid, nullptr, 0);
+    return std::nullopt;
+  }
+  p.port = static_cast<uint16_t>(std::stoi(line.substr(5)));
+  return p;
+}
+
+/// Kills (SIGKILL, by PID) and reaps a process from `start_self`.
+inline void stop_self(self_process& p) {
+  if (p.pid > 0) {
+    ::kill(p.pid, SIGKILL);
+    ::waitpid(p.pid, nullptr, 0);
+    p.pid = 0;
+  }
+}
 
 } // namespace bench

@@ -25,17 +25,13 @@
 #include <string>
 #include <vector>
 
-#include <spawn.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
 #include "common.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -255,39 +251,17 @@ int main(int argc, char** argv) {
   caf::actor_system sys{cfg};
   if (cfg.peer)
     return run_peer(sys);
-  // Start the peer: this program with --peer, its stdout on a pipe.
-  int fds[2];
-  if (::pipe(fds) != 0)
-    return EXIT_FAILURE;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  std::string self_exe = "/proc/self/exe";
-  std::string peer_flag = "--peer";
-  char* peer_argv[] = {self_exe.data(), peer_flag.data(), nullptr};
-  pid_t pid = 0;
-  if (::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, peer_argv, environ)
-      != 0) {
-    std::fprintf(stderr, "bench_remote: cannot start the peer\n");
-    return EXIT_FAILURE;
-  }
-  ::close(fds[1]);
-  std::string line;
-  char c = 0;
-  while (::read(fds[0], &c, 1) == 1 && c != '\n')
-    line += c;
-  if (line.rfind("PORT ", 0) != 0) {
+  auto peer = bench::start_self({"--peer"});
+  if (!peer) {
     std::fprintf(stderr, "bench_remote: the peer did not start\n");
-    ::kill(pid, SIGKILL);
     return EXIT_FAILURE;
   }
-  auto port = static_cast<uint16_t>(std::stoi(line.substr(5)));
+  auto port = peer->port;
   auto remote = sys.middleman().remote_actor("127.0.0.1", port);
   if (!remote) {
     std::fprintf(stderr, "bench_remote: %s\n",
                  sys.render(remote.error()).c_str());
-    ::kill(pid, SIGKILL);
+    bench::stop_self(*peer);
     return EXIT_FAILURE;
   }
   using runner = result (*)(caf::actor_system&, const caf::actor&,
@@ -306,7 +280,7 @@ int main(int argc, char** argv) {
     if (variants.empty()) {
       std::fprintf(stderr, "bench_remote: unknown variant '%s'\n",
                    cfg.only.c_str());
-      ::kill(pid, SIGKILL);
+      bench::stop_self(*peer);
       return EXIT_FAILURE;
     }
   }
@@ -346,7 +320,6 @@ int main(int argc, char** argv) {
     }
   }
   std::fflush(stdout);
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
+  bench::stop_self(*peer);
   std::_Exit(ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }

@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -27,9 +26,7 @@
 #include <utility>
 #include <vector>
 
-#include <spawn.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -37,8 +34,6 @@
 
 #include "actorflow/ask.hpp"
 #include "common.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -126,42 +121,6 @@ int run_node(caf::actor_system& sys,
 
 // -- driver ---------------------------------------------------------------------
 
-struct node_process {
-  pid_t pid = 0;
-  std::string address;
-};
-
-/// Starts this program with --node; its stdout's first line names the port.
-bool start_node(node_process& node, const scaling_config& cfg) {
-  int fds[2];
-  if (::pipe(fds) != 0)
-    return false;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  std::string exe = "/proc/self/exe";
-  std::string flag = "--node";
-  std::string wait = "--wait-us=" + std::to_string(cfg.wait_us);
-  char* argv[] = {exe.data(), flag.data(), wait.data(), nullptr};
-  auto rc = ::posix_spawn(&node.pid, exe.c_str(), &fa, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    return false;
-  }
-  std::string line;
-  char c = 0;
-  while (::read(fds[0], &c, 1) == 1 && c != '\n')
-    line += c;
-  ::close(fds[0]);
-  if (line.rfind("PORT ", 0) != 0)
-    return false;
-  node.address = "127.0.0.1:" + line.substr(5);
-  return true;
-}
-
 struct config_entry {
   std::string name;
   size_t nodes = 0;
@@ -194,11 +153,12 @@ bool parse_configs(const std::string& text, std::vector<config_entry>& out) {
 
 /// One run of `e`: items/s, or a negative value if the output was wrong.
 double run_config(caf::actor_system& sys, const config_entry& e,
-                  const std::vector<node_process>& nodes,
+                  const std::vector<bench::self_process>& nodes,
                   const scaling_config& cfg) {
   actorflow::placement where;
   for (size_t i = 0; i < e.nodes; ++i)
-    where.push_back({nodes[i].address, e.workers_per_node});
+    where.push_back(
+      {"127.0.0.1:" + std::to_string(nodes[i].port), e.workers_per_node});
   auto n = static_cast<int32_t>(cfg.items_per_worker
                                 * static_cast<int64_t>(e.workers()));
   auto next = std::make_shared<int32_t>(0);
@@ -260,20 +220,21 @@ int main(int argc, char** argv) {
   size_t max_nodes = 0;
   for (auto& e : configs)
     max_nodes = std::max(max_nodes, e.nodes);
-  std::vector<node_process> nodes(max_nodes);
+  std::vector<bench::self_process> nodes;
   auto kill_nodes = [&] {
     for (auto& p : nodes)
-      if (p.pid > 0) {
-        ::kill(p.pid, SIGKILL);
-        ::waitpid(p.pid, nullptr, 0);
-      }
+      bench::stop_self(p);
   };
-  for (auto& p : nodes)
-    if (!start_node(p, cfg)) {
+  for (size_t i = 0; i < max_nodes; ++i) {
+    auto p = bench::start_self(
+      {"--node", "--wait-us=" + std::to_string(cfg.wait_us)});
+    if (!p) {
       std::fprintf(stderr, "bench_scaling: a node did not start\n");
       kill_nodes();
       return EXIT_FAILURE;
     }
+    nodes.push_back(*p);
+  }
   bool ok = true;
   for (size_t r = 0; r < cfg.runs && ok; ++r)
     for (auto& e : configs) {
