@@ -9,6 +9,7 @@
 // repository and nothing that expires.
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -146,6 +147,11 @@ struct tls_driver {
     result.local_stages = reg;
     result.connect_timeout = connect_timeout;
     result.spawn_timeout = connect_timeout;
+    // Why a worker was lost, on stderr (these cases expect no loss).
+    result.on_worker_lost = [](const std::string& at, const caf::error& why) {
+      std::fprintf(stderr, "remote_tls: lost a worker at %s: %s\n", at.c_str(),
+                   actorflow::to_string_any(why).c_str());
+    };
     return result;
   }
 
