@@ -81,13 +81,21 @@ inline std::shared_ptr<actorflow::stage_registry> driver_stages() {
   return reg;
 }
 
-inline caf::actor_system_config& prepare_driver(
-  caf::actor_system_config& cfg, const actorflow::stage_registry& reg) {
-  prepare(cfg);
+/// The distribution settings of the tests' drivers, matching the nodes'
+/// flags in test_node: a heartbeat every 100 ms, and a connection closed
+/// after 2 s without traffic. 1 s made busy peers look lost on a loaded
+/// 2-core machine (beside CPU hogs, and under ASan also over TLS).
+inline actorflow::distribution_options test_distribution() {
   actorflow::distribution_options dopts;
   dopts.heartbeat = std::chrono::milliseconds{100};
   dopts.connection_timeout = std::chrono::milliseconds{2000};
-  actorflow::init_distribution(cfg, dopts);
+  return dopts;
+}
+
+inline caf::actor_system_config& prepare_driver(
+  caf::actor_system_config& cfg, const actorflow::stage_registry& reg) {
+  prepare(cfg);
+  actorflow::init_distribution(cfg, test_distribution());
   reg.apply(cfg);
   return cfg;
 }
