@@ -56,6 +56,7 @@ BOOST_AUTO_TEST_CASE(to_string_names_every_code) {
   BOOST_TEST(actorflow::to_string(error_code::listen_failed)
              == "listen_failed");
   BOOST_TEST(actorflow::to_string(error_code::stalled) == "stalled");
+  BOOST_TEST(actorflow::to_string(error_code::not_running) == "not_running");
 }
 
 BOOST_AUTO_TEST_CASE(error_exception_carries_its_error) {

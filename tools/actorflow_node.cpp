@@ -7,6 +7,8 @@
 //                  [--max-message-bytes=67108864]
 //                  [--max-pending-bytes=268435456] [--exit-with-parent]
 //                  [--tls-cert=node.pem --tls-key=node.key --tls-ca=ca.pem]
+//                  [--join=DRIVER:PORT --stage=NAME [--workers=K]
+//                   [--advertise=HOST]]
 //
 // A plugin is a shared object with the entry point
 //
@@ -26,6 +28,13 @@
 // listens. Without TLS on an address other than the loopback it warns: any
 // peer that reaches the port can then talk to it (see README, Security).
 //
+// With --join the node, once it listens, asks the driver's join point
+// (actorflow::join_point) at DRIVER:PORT to start K workers (default 1) of
+// its running stage NAME here, prints "JOINED <stage> <workers>" once they
+// run, and serves on; a join that fails is an error, and the node exits.
+// The driver reaches the node at --advertise (default: --host, which must
+// then not be a wildcard address).
+//
 // A peer's message larger than --max-message-bytes, or one that would take
 // the payloads in transit on all connections over --max-pending-bytes,
 // closes its connection before the node allocates anything for it, and so
@@ -42,6 +51,8 @@
 // says so and exits with a failure, so that its supervisor (systemd) starts
 // it again.
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -78,6 +89,10 @@ struct node_config : caf::actor_system_config {
   size_t max_pending_bytes = actorflow_node::guard_limits{}.max_pending;
   bool exit_with_parent = false;
   std::string describe;
+  std::string join;
+  std::string stage;
+  size_t workers = 1;
+  std::string advertise;
   actorflow::tls_flags tls;
 
   node_config() {
@@ -96,7 +111,13 @@ struct node_config : caf::actor_system_config {
         .add(exit_with_parent, "exit-with-parent",
              "die with the process that started this node (tests, scripts)")
         .add(describe, "describe",
-             "host:port,...: print what these nodes host, and exit"));
+             "host:port,...: print what these nodes host, and exit")
+        .add(join, "join",
+             "host:port of a driver's join point: join its stage --stage")
+        .add(stage, "stage", "the running stage to join (with --join)")
+        .add(workers, "workers", "how many workers join (with --join)")
+        .add(advertise, "advertise",
+             "the host the driver reaches this node at (default: --host)"));
   }
 };
 
@@ -200,6 +221,36 @@ int describe_nodes(node_config& cfg) {
   return rc;
 }
 
+/// With --join: asks the driver's join point for workers here; false (and
+/// why, on stderr) if that fails.
+bool join_driver(caf::actor_system& sys, const node_config& cfg,
+                 uint16_t port) {
+  auto host = cfg.advertise.empty() ? cfg.host : cfg.advertise;
+  auto fail = [](const std::string& why) {
+    std::fprintf(stderr, "actorflow_node: cannot join: %s\n", why.c_str());
+    std::fflush(stderr);
+    return false;
+  };
+  if (cfg.stage.empty())
+    return fail("--join needs --stage=NAME");
+  if (host == "0.0.0.0" || host == "::" || host.empty())
+    return fail("--host=" + cfg.host
+                + " is no address a driver can reach: add --advertise=HOST");
+  auto self = (host.find(':') != std::string::npos ? "[" + host + "]" : host)
+              + ":" + std::to_string(port);
+  auto err = actorflow::join_stage(
+    sys, cfg.join, cfg.stage, self, cfg.workers,
+    std::chrono::milliseconds{std::max<size_t>(cfg.timeout_ms, 30000)});
+  if (err)
+    return fail(actorflow::to_string_any(err));
+  std::printf("JOINED %s %zu\n", cfg.stage.c_str(), cfg.workers);
+  std::fflush(stdout);
+  std::fprintf(stderr,
+               "actorflow_node: joined stage '%s' of %s with %zu workers\n",
+               cfg.stage.c_str(), cfg.join.c_str(), cfg.workers);
+  return true;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -272,6 +323,8 @@ int main(int argc, char** argv) {
                  "node (use --tls-cert/--tls-key/--tls-ca)\n",
                  cfg.host.c_str());
   exit_with_the_broker(sys);
+  if (!cfg.join.empty() && !join_driver(sys, cfg, *port))
+    std::_Exit(EXIT_FAILURE);
   int sig = 0;
   sigwait(&stop, &sig);
   // Workers of running pipelines end with their connections; no need to

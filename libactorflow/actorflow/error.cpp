@@ -41,6 +41,8 @@ std::string to_string(error_code x) {
       return "listen_failed";
     case error_code::stalled:
       return "stalled";
+    case error_code::not_running:
+      return "not_running";
   }
   return "unknown_actorflow_error";
 }

@@ -56,6 +56,9 @@ enum class error_code : uint8_t {
   /// No item left a pipeline for a while, and a stage held it back (see
   /// `stall_watchdog`).
   stalled,
+  /// A `stage_control` was used while its stage did not run (not started
+  /// yet, or ended).
+  not_running,
 };
 
 /// The CAF error category of actorflow's errors.

@@ -19,6 +19,7 @@ class clock;
 class latency_histogram;
 class metrics_exporter;
 class pipeline_monitor;
+class stage_control;
 class virtual_clock;
 class worker;
 
@@ -49,3 +50,9 @@ template <class T>
 struct channel_pair;
 
 } // namespace actorflow
+
+namespace actorflow::detail {
+
+class control_state;
+
+} // namespace actorflow::detail

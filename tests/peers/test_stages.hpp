@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include <caf/all.hpp>
 
 #include "actorflow/ask.hpp"
@@ -81,6 +83,12 @@ inline void register_stages(actorflow::stage_registry& reg) {
   });
   // Fast, with a 20 ms stall every 2^16 items of a thread: a consumer that
   // stops taking items again and again, for the bounded-memory probes.
+  // 2 ms per item, its result tagged with the process that made it: the
+  // pid in the high 32 bits, x * x (for 0 <= x < 65536) in the low ones.
+  reg.register_stage<int32_t, int64_t>("tagged_square", [](int32_t x) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    return (int64_t{::getpid()} << 32) | (int64_t{x} * x);
+  });
   reg.register_stage<int32_t, int64_t>("stalling_square", [](int32_t x) {
     thread_local uint32_t calls = 0;
     if (++calls % (uint32_t{1} << 16) == 0)

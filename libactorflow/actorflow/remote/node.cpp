@@ -16,12 +16,9 @@
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
-#ifdef ACTORFLOW_WITH_TLS
-#  include <caf/openssl/publish.hpp>
-#endif
-
 #include "actorflow/ask.hpp"
 #include "actorflow/internal/connect_node.hpp"
+#include "actorflow/internal/publish.hpp"
 #include "actorflow/remote/describe_node.hpp"
 #include "actorflow/remote/detail/remote_stage.hpp"
 #include "actorflow/remote/distribution.hpp"
@@ -203,13 +200,7 @@ caf::expected<uint16_t> serve_node(caf::actor_system& sys,
   // The node actor holds it: the stop hooks run when the node ends.
   auto started = std::make_shared<stage_registry::started>(reg->start(sys));
   auto hdl = sys.spawn(node_actor, std::move(reg), std::move(started));
-  caf::expected<uint16_t> port{uint16_t{0}};
-#ifdef ACTORFLOW_WITH_TLS
-  if (detail::tls_requested(sys))
-    port = caf::openssl::publish(hdl, opts.port, opts.host.c_str(), true);
-  else
-#endif
-    port = sys.middleman().publish(hdl, opts.port, opts.host.c_str(), true);
+  auto port = internal::publish(sys, hdl, opts.port, opts.host);
   if (!port) {
     caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
     return make_error(error_code::connect_failed,

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include <caf/timespan.hpp>
 
 #include "actorflow/remote/node.hpp"
+#include "actorflow/remote/stage_control.hpp"
 
 namespace actorflow {
 
@@ -48,6 +50,9 @@ struct remote_options {
   /// reason), before its items are sent to the other workers. Runs in the
   /// driver's actor that watched the worker: keep it short.
   std::function<void(const std::string&, const caf::error&)> on_worker_lost;
+  /// Set: workers can join the stage while it runs, through this control
+  /// (see `stage_control`).
+  std::optional<stage_control> control;
 };
 
 } // namespace actorflow

@@ -3,12 +3,15 @@
 #pragma once
 
 // The awaitables of a driver's supervisors and scatter: connect to a node,
-// spawn a worker there, wait for an actor's end, wait on two channels.
+// spawn a worker there, wait for an actor's end, wait on several channels.
 
+#include <array>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include <caf/actor.hpp>
 #include <caf/error.hpp>
@@ -93,34 +96,37 @@ struct ACTORFLOW_EXPORT down_awaiter {
   }
 };
 
-/// Awaitable: resumes with 0 once `a` has an item (or end-of-stream), with 1
-/// once `b` has one; never consumes.
-template <class A, class B>
+/// Awaitable: resumes with the index of the first of its channels that has
+/// an item (or end-of-stream); never consumes.
+template <class... Ts>
 struct select_awaiter {
-  rx_endpoint<A>* a;
-  rx_endpoint<B>* b;
+  std::tuple<rx_endpoint<Ts>*...> eps;
 
   bool await_ready() {
-    return a->ready() || b->ready();
+    return std::apply([](auto*... e) { return (e->ready() || ...); }, eps);
   }
 
   void await_suspend(std::coroutine_handle<> h) {
-    a->suspend(h);
-    b->suspend(h);
+    std::apply([h](auto*... e) { (e->suspend(h), ...); }, eps);
   }
 
   int await_resume() {
-    // Only one of them resumed us (one message per activation); the other
-    // must forget the coroutine before it sees its next message.
-    a->cancel_suspend();
-    b->cancel_suspend();
-    return a->ready() ? 0 : 1;
+    // Only one of them resumed us (one message per activation); the others
+    // must forget the coroutine before they see their next message.
+    std::apply([](auto*... e) { (e->cancel_suspend(), ...); }, eps);
+    auto ready = std::apply(
+      [](auto*... e) { return std::array<bool, sizeof...(Ts)>{e->ready()...}; },
+      eps);
+    for (size_t i = 0; i < ready.size(); ++i)
+      if (ready[i])
+        return static_cast<int>(i);
+    return 0;
   }
 };
 
-template <class A, class B>
-select_awaiter<A, B> select(receiver<A>& a, receiver<B>& b) {
-  return {a.native_endpoint().get(), b.native_endpoint().get()};
+template <class... Ts>
+select_awaiter<Ts...> select(receiver<Ts>&... xs) {
+  return {{xs.native_endpoint().get()...}};
 }
 
 } // namespace actorflow::detail

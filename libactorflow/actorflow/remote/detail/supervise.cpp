@@ -249,7 +249,7 @@ namespace actorflow::detail {
 task<> supervise(std::string where, uint16_t port, std::string host,
                  caf::message request, remote_handle work,
                  remote_handle results, sender<uint64_t> acks,
-                 remote_options opts) {
+                 remote_options opts, std::shared_ptr<join_ticket> ticket) {
   // First, so that it is released however this frame ends.
   remote_worker_lease lease{work, results};
   caf::error failure;
@@ -274,6 +274,23 @@ task<> supervise(std::string where, uint16_t port, std::string host,
       failure = w.error();
   }
   bool spawned = !failure && !lost;
+  if (ticket) {
+    // Joining a running stage: its caller learns whether the worker runs.
+    // One that cannot start leaves the stage as it was.
+    auto joined = std::exchange(ticket, nullptr);
+    if (!spawned) {
+      auto why = failure ? failure
+                         : make_error(error_code::connect_failed,
+                                      "the node at " + where
+                                        + " went down before it spawned a "
+                                          "worker");
+      joined->answer(why);
+      lease.abandon();
+      (void)co_await acks.send(withdrawn_marker);
+      co_return;
+    }
+    joined->answer(caf::none);
+  }
   if (spawned) {
     down_awaiter watching{*w, {}};
     auto reason = co_await watching;

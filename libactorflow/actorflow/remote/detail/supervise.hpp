@@ -7,6 +7,7 @@
 // scatter through the acks channel, with the markers below.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -18,6 +19,7 @@
 
 #include "actorflow/detail/export.hpp"
 #include "actorflow/detail/host.hpp"
+#include "actorflow/remote/detail/join.hpp"
 #include "actorflow/remote/remote_options.hpp"
 #include "actorflow/remote/wire.hpp"
 #include "actorflow/sender.hpp"
@@ -26,11 +28,13 @@
 namespace actorflow::detail {
 
 /// The high bits of an ack: the gather holds the item (but has not emitted
-/// it yet), a worker was lost, or a supervisor fails with an error of its own
-/// (connect, spawn, the stage on the node).
+/// it yet), a worker was lost, a supervisor fails with an error of its own
+/// (connect, spawn, the stage on the node), or a worker that was to join a
+/// running stage never ran (its error went to `add_workers`).
 constexpr uint64_t held_flag = uint64_t{1} << 63;
 constexpr uint64_t lost_marker = ~uint64_t{0};
 constexpr uint64_t failed_marker = ~uint64_t{1};
+constexpr uint64_t withdrawn_marker = ~uint64_t{2};
 
 /// Throws `err` as an `error_exception`: the worker ends with it.
 [[noreturn]] ACTORFLOW_EXPORT void fail(caf::error err);
@@ -101,10 +105,14 @@ private:
 
 /// Keeps an eye on one remote worker: connects to its node, spawns it there
 /// and waits for its end. A worker lost for any other reason than its stage
-/// failing reports `lost_marker` to the scatter.
+/// failing reports `lost_marker` to the scatter. A worker that joins a
+/// running stage (`ticket` set) answers on its ticket once it runs; if it
+/// cannot start, the error goes to the ticket and the stage goes on
+/// (`withdrawn_marker`).
 ACTORFLOW_EXPORT task<> supervise(std::string where, uint16_t port,
                                   std::string host, caf::message request,
                                   remote_handle work, remote_handle results,
-                                  sender<uint64_t> acks, remote_options opts);
+                                  sender<uint64_t> acks, remote_options opts,
+                                  std::shared_ptr<join_ticket> ticket);
 
 } // namespace actorflow::detail

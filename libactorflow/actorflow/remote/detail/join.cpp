@@ -1,0 +1,123 @@
+// This file is part of actorflow. See README.md for the project's license.
+
+#include "actorflow/remote/detail/join.hpp"
+
+#include <utility>
+
+#include "actorflow/error.hpp"
+#include "actorflow/remote/detail/remote_stage.hpp"
+
+namespace actorflow::detail {
+
+// -- join_answers -----------------------------------------------------------------
+
+void join_answers::answer(const caf::error& err) {
+  std::lock_guard guard{mtx_};
+  if (pending_ == 0)
+    return;
+  --pending_;
+  if (err && !first_)
+    first_ = err;
+  if (pending_ == 0)
+    cv_.notify_all();
+}
+
+void join_answers::answer_rest(const caf::error& err) {
+  std::lock_guard guard{mtx_};
+  if (pending_ == 0)
+    return;
+  pending_ = 0;
+  if (!first_)
+    first_ = err;
+  cv_.notify_all();
+}
+
+caf::error join_answers::wait(std::chrono::steady_clock::time_point until,
+                              const std::string& what) {
+  std::unique_lock guard{mtx_};
+  if (!cv_.wait_until(guard, until, [this] { return pending_ == 0; }))
+    return make_error(error_code::timeout,
+                      what + ": no answer in time from the workers asked for");
+  return first_;
+}
+
+join_ticket::~join_ticket() {
+  answers_->answer_rest(make_error(
+    error_code::not_running, "the stage ended before the new workers started"));
+}
+
+// -- control_state ----------------------------------------------------------------
+
+bool control_state::arm(sender<join_request> tx, std::string stage,
+                        caf::timespan patience) {
+  std::lock_guard guard{mtx_};
+  if (tx_)
+    return false;
+  tx_.emplace(std::move(tx));
+  stage_ = std::move(stage);
+  patience_ = patience;
+  return true;
+}
+
+void control_state::disarm() {
+  std::optional<sender<join_request>> tx;
+  {
+    std::lock_guard guard{mtx_};
+    tx.swap(tx_);
+  }
+  // `tx` closes here, outside the lock.
+}
+
+caf::error control_state::add_workers(const std::string& where,
+                                      size_t workers) {
+  auto what = "add_workers(\"" + where + "\", " + std::to_string(workers) + ")";
+  if (workers == 0)
+    return make_error(error_code::invalid_argument, what + ": zero workers");
+  if (where == "local")
+    return make_error(error_code::invalid_argument,
+                      what
+                        + ": only workers on nodes can join a running "
+                          "stage; local workers are placed when it starts");
+  if (!parse_address(where))
+    return make_error(error_code::invalid_argument,
+                      what + ": bad node address (expected host:port)");
+  std::optional<sender<join_request>> tx;
+  caf::timespan patience{0};
+  {
+    std::lock_guard guard{mtx_};
+    if (!tx_)
+      return make_error(error_code::not_running,
+                        what
+                          + ": the stage does not run (not started yet, "
+                            "or ended)");
+    tx.emplace(*tx_); // another sender of the channel, for this thread
+    patience = patience_;
+    what = "stage '" + stage_ + "': " + what;
+  }
+  auto answers = std::make_shared<join_answers>(workers);
+  auto until = std::chrono::steady_clock::now() + patience;
+  {
+    join_request req{where, workers, std::make_shared<join_ticket>(answers)};
+    if (!tx->blocking_send(std::move(req)))
+      return make_error(error_code::not_running, what + ": the stage ended");
+    tx.reset(); // flushes the request; the scatter holds the ticket now
+  }
+  auto err = answers->wait(until, what);
+  if (!err) {
+    std::lock_guard guard{mtx_};
+    joined_ += workers;
+  }
+  return err;
+}
+
+bool control_state::running() {
+  std::lock_guard guard{mtx_};
+  return tx_.has_value();
+}
+
+size_t control_state::joined() {
+  std::lock_guard guard{mtx_};
+  return joined_;
+}
+
+} // namespace actorflow::detail
