@@ -51,9 +51,7 @@
 #  include "actorflow/pipeline_view.hpp"
 #endif
 
-#include <spawn.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -61,9 +59,8 @@
 
 #include "actorflow/all.hpp"
 
+#include "node_process.hpp"
 #include "wordfreq_common.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -147,46 +144,6 @@ int run_node(caf::actor_system& sys, const config& cfg,
     ::pause(); // until killed (by the driver that started us, or by hand)
 }
 
-/// Starts this program as a node on 127.0.0.1 (with the driver's TLS
-/// files); returns its pid and address.
-std::pair<pid_t, std::string> start_node(const config& cfg) {
-  int fds[2];
-  if (::pipe(fds) != 0)
-    return {-1, ""};
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  std::string exe = "/proc/self/exe";
-  std::vector<std::string> args{exe, "--node", "--scheduler.max-threads=2"};
-  for (auto& flag : cfg.tls.arguments())
-    args.push_back(flag);
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  auto rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(),
-                          environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    return {-1, ""};
-  }
-  std::string line;
-  char c = 0;
-  while (::read(fds[0], &c, 1) == 1 && c != '\n')
-    line += c;
-  ::close(fds[0]);
-  if (line.rfind("PORT ", 0) != 0) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return {-1, ""};
-  }
-  return {pid, "127.0.0.1:" + line.substr(5)};
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -241,12 +198,16 @@ int main(int argc, char** argv) {
     while (std::getline(in, addr, ','))
       where.push_back({addr, cfg.workers_per_node});
   } else {
+    // Nodes of this program on 127.0.0.1, with the driver's TLS files.
+    std::vector<std::string> args{"--node", "--scheduler.max-threads=2"};
+    for (auto& flag : cfg.tls.arguments())
+      args.push_back(flag);
     for (size_t i = 0; i < cfg.nodes; ++i) {
-      auto [pid, addr] = start_node(cfg);
+      auto [pid, addr] = example::start_self(args);
       if (pid < 0) {
         std::cerr << "distributed_wordfreq: cannot start a node\n";
         for (auto p : started)
-          ::kill(p, SIGKILL);
+          example::stop(p);
         return EXIT_FAILURE;
       }
       started.push_back(pid);
@@ -264,7 +225,7 @@ int main(int argc, char** argv) {
     std::cerr << "distributed_wordfreq: " << actorflow::to_string_any(err)
               << '\n';
     for (auto p : started)
-      ::kill(p, SIGKILL);
+      example::stop(p);
     return 2;
   };
   if (!cfg.metrics.empty()) {
@@ -288,7 +249,7 @@ int main(int argc, char** argv) {
     std::cerr << "distributed_wordfreq: --metrics/--view: built without "
                  "actorflow::metrics (needs prometheus-cpp)\n";
     for (auto p : started)
-      ::kill(p, SIGKILL);
+      example::stop(p);
     return 2;
   }
 #endif
@@ -344,10 +305,8 @@ int main(int argc, char** argv) {
       }
       out << std::flush;
     }
-    for (auto p : started) {
-      ::kill(p, SIGKILL);
-      ::waitpid(p, nullptr, 0);
-    }
+    for (auto p : started)
+      example::stop(p);
   }
   if (cfg.hold && (!cfg.metrics.empty() || !cfg.view.empty())) {
     std::cerr << "serving until stdin ends (press Enter)\n";
