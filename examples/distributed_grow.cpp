@@ -38,6 +38,7 @@
 
 #include "actorflow/all.hpp"
 
+#include "example_support.hpp"
 #include "node_process.hpp"
 
 namespace {
@@ -105,15 +106,10 @@ int run_node(caf::actor_system& sys, const config& cfg,
 
 int main(int argc, char** argv) {
   config cfg;
-  actorflow::init(cfg);
   auto reg = stages();
   reg->apply(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "distributed_grow: " << cfg.render(err) << '\n';
-    return 2;
-  }
-  if (cfg.cli_helptext_printed)
-    return EXIT_SUCCESS;
+  if (auto rc = example::configure(cfg, argc, argv, "distributed_grow"))
+    return *rc;
   if (cfg.items <= 0 || cfg.workers == 0) {
     std::cerr << "distributed_grow: --items and --workers must be positive\n";
     return 2;

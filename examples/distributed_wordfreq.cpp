@@ -59,6 +59,7 @@
 
 #include "actorflow/all.hpp"
 
+#include "example_support.hpp"
 #include "node_process.hpp"
 #include "wordfreq_common.hpp"
 
@@ -148,15 +149,10 @@ int run_node(caf::actor_system& sys, const config& cfg,
 
 int main(int argc, char** argv) {
   config cfg;
-  actorflow::init(cfg);
   auto reg = stages();
   reg->apply(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "distributed_wordfreq: " << cfg.render(err) << '\n';
-    return 2;
-  }
-  if (cfg.cli_helptext_printed)
-    return EXIT_SUCCESS;
+  if (auto rc = example::configure(cfg, argc, argv, "distributed_wordfreq"))
+    return *rc;
   actorflow::distribution_options dopts;
   dopts.tls = cfg.tls.options();
   if (auto err = actorflow::init_distribution(cfg, dopts)) {

@@ -108,9 +108,21 @@ size_t made_by(const std::vector<int64_t>& out, pid_t pid) {
   return result;
 }
 
+/// A driver whose stages can grow through `grow`.
+struct elastic_fixture : driver_fixture {
+  actorflow::stage_control grow;
+
+  /// The tests' remote options, with `grow` as the stage's control.
+  actorflow::remote_options growing() {
+    auto result = opts();
+    result.control = grow;
+    return result;
+  }
+};
+
 } // namespace
 
-BOOST_FIXTURE_TEST_SUITE(remote_elastic, driver_fixture)
+BOOST_FIXTURE_TEST_SUITE(remote_elastic, elastic_fixture)
 
 BOOST_AUTO_TEST_CASE(a_node_that_joins_mid_stream_takes_work) {
   // One worker on node a, then two on node b while 400 items (2 ms each)
@@ -118,9 +130,7 @@ BOOST_AUTO_TEST_CASE(a_node_that_joins_mid_stream_takes_work) {
   // squares in order, each once.
   test_node a;
   test_node b;
-  actorflow::stage_control grow;
-  auto o = opts();
-  o.control = grow;
+  auto o = growing();
   fed_run r{sys, {{a.address, 1}}, o};
   r.feed(50);
   BOOST_REQUIRE(r.wait_for(1));
@@ -144,9 +154,7 @@ BOOST_AUTO_TEST_CASE(a_join_is_served_while_upstream_is_busy) {
   // ends. One worker alone would take about 2.4 s.
   test_node a;
   test_node b;
-  actorflow::stage_control grow;
-  auto o = opts();
-  o.control = grow;
+  auto o = growing();
   o.window = 64 * 8;
   auto run = actorflow::iota(int32_t{0}, int32_t{1200})
                .compose(actorflow::remote_parallel_then<int64_t>(
@@ -166,9 +174,7 @@ BOOST_AUTO_TEST_CASE(joins_to_the_unordered_variant_and_twice) {
   test_node a;
   test_node b;
   test_node c;
-  actorflow::stage_control grow;
-  auto o = opts();
-  o.control = grow;
+  auto o = growing();
   std::vector<int64_t> out;
   {
     auto ch = actorflow::channel<int32_t>(sys, 64);
@@ -207,9 +213,7 @@ BOOST_AUTO_TEST_CASE(a_joined_node_killed_mid_stream_loses_nothing) {
   // a's worker again, and the output stays exact.
   test_node a;
   test_node b;
-  actorflow::stage_control grow;
-  auto o = opts();
-  o.control = grow;
+  auto o = growing();
   fed_run r{sys, {{a.address, 1}}, o};
   r.feed(20);
   auto err = grow.add_workers(b.address, 2);
@@ -239,13 +243,11 @@ BOOST_AUTO_TEST_CASE(bad_joins_are_clear_errors_and_the_stage_goes_on) {
   BOOST_REQUIRE(other_port);
   auto other_node = "127.0.0.1:" + *other_port;
   refused_port refused;
-  actorflow::stage_control grow;
   // Not started yet.
   auto err = grow.add_workers(a.address, 1);
   BOOST_TEST((code_of(err) == error_code::not_running));
   BOOST_TEST(!grow.running());
-  auto o = opts();
-  o.control = grow;
+  auto o = growing();
   fed_run r{sys, {{a.address, 1}}, o};
   r.feed(10);
   BOOST_REQUIRE(r.wait_for(1));
@@ -293,9 +295,7 @@ BOOST_AUTO_TEST_CASE(a_join_with_other_item_types_is_a_type_mismatch) {
                        "--timeout-ms=2000", "--exit-with-parent"}};
   auto other_port = other.expect("PORT ");
   BOOST_REQUIRE(other_port);
-  actorflow::stage_control grow;
-  auto o = opts();
-  o.control = grow;
+  auto o = growing();
   auto ch = actorflow::channel<int32_t>(sys, 64);
   BOOST_REQUIRE(ch);
   auto tx = std::move(ch->tx);
@@ -323,12 +323,10 @@ BOOST_AUTO_TEST_CASE(a_node_started_with_join_takes_work) {
   // The driver opens a join point; node b starts with --join and its two
   // workers take items of the running stage.
   test_node a;
-  actorflow::stage_control grow;
   auto joins = actorflow::join_point::open(sys, {{"tagged_square", grow}});
   BOOST_REQUIRE_MESSAGE(joins, why(joins));
   auto point = "--join=127.0.0.1:" + std::to_string(joins->port());
-  auto o = opts();
-  o.control = grow;
+  auto o = growing();
   fed_run r{sys, {{a.address, 1}}, o};
   r.feed(20);
   test_node b{{point, "--stage=tagged_square", "--workers=2"}};
@@ -346,11 +344,9 @@ BOOST_AUTO_TEST_CASE(a_node_that_cannot_join_says_why_and_exits) {
   // A stage the join point does not offer, and no join point at all: the
   // node exits with a failure and never says JOINED; the stage goes on.
   test_node a;
-  actorflow::stage_control grow;
   auto joins = actorflow::join_point::open(sys, {{"tagged_square", grow}});
   BOOST_REQUIRE(joins);
-  auto o = opts();
-  o.control = grow;
+  auto o = growing();
   fed_run r{sys, {{a.address, 1}}, o};
   r.feed(10);
   refused_port refused;
