@@ -8,7 +8,7 @@
 //                  [--max-pending-bytes=268435456] [--exit-with-parent]
 //                  [--tls-cert=node.pem --tls-key=node.key --tls-ca=ca.pem]
 //                  [--join=DRIVER:PORT --stage=NAME [--workers=K]
-//                   [--advertise=HOST]]
+//                   [--advertise=HOST]] [--drain-timeout-ms=20000]
 //
 // A plugin is a shared object with the entry point
 //
@@ -20,6 +20,16 @@
 // prints "PORT <n>" once it listens (--port=0 picks a free port) and serves
 // until SIGINT or SIGTERM. CAF options (--scheduler.max-threads=N, ...) work
 // as usual.
+//
+// SIGTERM (what systemd and Kubernetes send first) drains the node: it
+// starts no more workers, each running worker finishes the items it holds
+// and hands the rest back to its driver, and once all have left and their
+// drivers know it, the node prints "DRAINED <workers>" and exits with
+// success. No item runs twice. A drain that takes longer than
+// --drain-timeout-ms (default 20000, under Kubernetes' 30 s grace period)
+// exits with a failure, and so does a second signal during the drain: the
+// drivers then send the remaining workers' items again. SIGINT stops the
+// node at once, with the same recovery.
 //
 // With --tls-cert, --tls-key and --tls-ca (PEM files) the node accepts only
 // TLS connections from drivers whose certificate is signed by that CA (an
@@ -61,6 +71,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <dlfcn.h>
@@ -93,6 +104,7 @@ struct node_config : caf::actor_system_config {
   std::string stage;
   size_t workers = 1;
   std::string advertise;
+  size_t drain_timeout_ms = 20000;
   actorflow::tls_flags tls;
 
   node_config() {
@@ -117,7 +129,9 @@ struct node_config : caf::actor_system_config {
         .add(stage, "stage", "the running stage to join (with --join)")
         .add(workers, "workers", "how many workers join (with --join)")
         .add(advertise, "advertise",
-             "the host the driver reaches this node at (default: --host)"));
+             "the host the driver reaches this node at (default: --host)")
+        .add(drain_timeout_ms, "drain-timeout-ms",
+             "SIGTERM: how long the workers may take to finish their items"));
   }
 };
 
@@ -251,6 +265,36 @@ bool join_driver(caf::actor_system& sys, const node_config& cfg,
   return true;
 }
 
+/// On SIGTERM: drains the node (see the top of this file) and exits; a second
+/// signal of `stop` exits at once.
+[[noreturn]] void drain_and_exit(caf::actor_system& sys, const node_config& cfg,
+                                 const sigset_t& stop) {
+  std::fprintf(stderr, "actorflow_node: draining (a second signal stops at "
+                       "once)\n");
+  std::fflush(stderr);
+  std::thread drainer{[&sys, timeout = cfg.drain_timeout_ms] {
+    auto left = actorflow::drain_node(sys, std::chrono::milliseconds{timeout});
+    if (!left) {
+      std::fprintf(stderr, "actorflow_node: %s\n",
+                   actorflow::to_string_any(left.error()).c_str());
+      std::fflush(stderr);
+      std::_Exit(EXIT_FAILURE);
+    }
+    auto n = static_cast<unsigned long long>(*left);
+    std::printf("DRAINED %llu\n", n);
+    std::fflush(stdout);
+    std::fprintf(stderr, "actorflow_node: drained: %llu workers left\n", n);
+    std::fflush(stderr);
+    std::_Exit(EXIT_SUCCESS);
+  }};
+  drainer.detach();
+  int sig = 0;
+  sigwait(&stop, &sig);
+  std::fprintf(stderr, "actorflow_node: stopped during the drain\n");
+  std::fflush(stderr);
+  std::_Exit(EXIT_FAILURE);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -327,6 +371,8 @@ int main(int argc, char** argv) {
     std::_Exit(EXIT_FAILURE);
   int sig = 0;
   sigwait(&stop, &sig);
+  if (sig == SIGTERM)
+    drain_and_exit(sys, cfg, stop);
   // Workers of running pipelines end with their connections; no need to
   // wait for them (the published node actor would keep the system alive).
   std::fflush(stderr);

@@ -43,6 +43,8 @@ std::string to_string(error_code x) {
       return "stalled";
     case error_code::not_running:
       return "not_running";
+    case error_code::drained:
+      return "drained";
   }
   return "unknown_actorflow_error";
 }

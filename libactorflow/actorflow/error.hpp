@@ -59,6 +59,10 @@ enum class error_code : uint8_t {
   /// A `stage_control` was used while its stage did not run (not started
   /// yet, or ended).
   not_running,
+  /// A worker left its stage gracefully (see `drain_node` and
+  /// `stage_control::drain`): it finished the items it held, and the others
+  /// went to other workers.
+  drained,
 };
 
 /// The CAF error category of actorflow's errors.

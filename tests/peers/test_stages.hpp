@@ -5,7 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -58,11 +62,84 @@ inline caf::behavior gate(caf::stateful_actor<gate_state>* self) {
   };
 }
 
+/// Answers `x` with `tagged(x)` 2 ms later: what "tagged_square_async" waits
+/// for, so that its calls are in flight while a node drains.
+struct delayer_state {
+  std::map<uint64_t, std::pair<int32_t, caf::typed_response_promise<int64_t>>>
+    held;
+  uint64_t next = 0;
+};
+
+/// The result of "tagged_square": the pid of the process that made it in
+/// the high 32 bits, x * x (for 0 <= x < 65536) in the low ones.
+inline int64_t tagged(int32_t x) {
+  return (int64_t{::getpid()} << 32) | (int64_t{x} * x);
+}
+
+/// If ACTORFLOW_TEST_CALLS names a directory, appends `x` to the file named
+/// after this process there: a test counts how often each item ran, over
+/// all processes.
+inline void note_call(int32_t x) {
+  static const char* dir = std::getenv("ACTORFLOW_TEST_CALLS");
+  if (dir == nullptr)
+    return;
+  static std::mutex mtx;
+  std::lock_guard guard{mtx};
+  auto path = std::string{dir} + "/" + std::to_string(::getpid());
+  if (auto f = std::fopen(path.c_str(), "a")) {
+    std::fprintf(f, "%d\n", static_cast<int>(x));
+    std::fclose(f);
+  }
+}
+
+inline caf::behavior delayer(caf::stateful_actor<delayer_state>* self) {
+  return {
+    [self](int32_t x) {
+      auto rp = self->make_response_promise<int64_t>();
+      auto id = self->state.next++;
+      self->state.held.emplace(id, std::make_pair(x, rp));
+      self->delayed_send(self, std::chrono::milliseconds{2}, id);
+      return rp;
+    },
+    [self](uint64_t id) {
+      auto i = self->state.held.find(id);
+      if (i == self->state.held.end())
+        return;
+      i->second.second.deliver(tagged(i->second.first));
+      self->state.held.erase(i);
+    },
+  };
+}
+
 inline void spin_for(std::chrono::nanoseconds d) {
   auto until = std::chrono::steady_clock::now() + d;
   while (std::chrono::steady_clock::now() < until) {
     // spin
   }
+}
+
+/// Registers the coroutine stage `name`, which asks an actor living on the
+/// node (`fun`, spawned when the node starts, stopped when it ends) for the
+/// result of each item, `width` calls at once per worker, each call noted
+/// (see note_call).
+template <class Fun>
+void register_asking_stage(actorflow::stage_registry& reg, std::string name,
+                           Fun fun, size_t width) {
+  auto hdl = std::make_shared<caf::actor>();
+  reg.on_start([hdl, fun](caf::actor_system& sys) { *hdl = sys.spawn(fun); });
+  reg.on_stop(
+    [hdl] { caf::anon_send_exit(*hdl, caf::exit_reason::user_shutdown); });
+  reg.register_stage<int32_t, int64_t>(
+    std::move(name),
+    [hdl](int32_t x) -> actorflow::task<int64_t> {
+      note_call(x);
+      auto asking = actorflow::ask<int64_t>(*hdl, std::chrono::seconds{3}, x);
+      auto y = co_await asking;
+      if (!y)
+        throw actorflow::error_exception{y.error()};
+      co_return *y;
+    },
+    width);
 }
 
 inline void register_stages(actorflow::stage_registry& reg) {
@@ -83,11 +160,12 @@ inline void register_stages(actorflow::stage_registry& reg) {
   });
   // Fast, with a 20 ms stall every 2^16 items of a thread: a consumer that
   // stops taking items again and again, for the bounded-memory probes.
-  // 2 ms per item, its result tagged with the process that made it: the
-  // pid in the high 32 bits, x * x (for 0 <= x < 65536) in the low ones.
+  // 2 ms per item, its result tagged with the process that made it (see
+  // tagged), each call noted (see note_call).
   reg.register_stage<int32_t, int64_t>("tagged_square", [](int32_t x) {
+    note_call(x);
     std::this_thread::sleep_for(std::chrono::milliseconds{2});
-    return (int64_t{::getpid()} << 32) | (int64_t{x} * x);
+    return tagged(x);
   });
   reg.register_stage<int32_t, int64_t>("stalling_square", [](int32_t x) {
     thread_local uint32_t calls = 0;
@@ -100,26 +178,11 @@ inline void register_stages(actorflow::stage_registry& reg) {
       throw std::runtime_error("seven");
     return int64_t{x};
   });
-  // A coroutine stage that asks an actor living on the node (spawned when
-  // the node starts, stopped when it ends), gate_width calls at once per
-  // worker.
-  auto gate_actor = std::make_shared<caf::actor>();
-  reg.on_start(
-    [gate_actor](caf::actor_system& sys) { *gate_actor = sys.spawn(gate); });
-  reg.on_stop([gate_actor] {
-    caf::anon_send_exit(*gate_actor, caf::exit_reason::user_shutdown);
-  });
-  reg.register_stage<int32_t, int64_t>(
-    "gated_square",
-    [gate_actor](int32_t x) -> actorflow::task<int64_t> {
-      auto asking = actorflow::ask<int64_t>(*gate_actor,
-                                            std::chrono::seconds{3}, x);
-      auto y = co_await asking;
-      if (!y)
-        throw actorflow::error_exception{y.error()};
-      co_return *y;
-    },
-    gate_width);
+  // Coroutine stages that ask an actor living on the node: one that
+  // answers only gate_width requests at once, and one that answers each
+  // after 2 ms (like tagged_square, two calls at once per worker).
+  register_asking_stage(reg, "gated_square", gate, gate_width);
+  register_asking_stage(reg, "tagged_square_async", delayer, 2);
   reg.register_stage<blob, int64_t>("blob_value",
                                     [](blob x) { return int64_t{x.a}; });
 }

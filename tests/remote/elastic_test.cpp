@@ -6,6 +6,8 @@
 // for two running stages) are clear errors that leave the running stage as
 // it was. Nodes join by themselves through a driver's join_point
 // (`actorflow_node --join`), and one that cannot join says so and exits.
+// A node that drains (SIGTERM) finishes the items its workers hold and
+// leaves: no item runs twice, and the output stays exact.
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +15,9 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,13 +60,14 @@ struct fed_run {
   int32_t fed = 0;
 
   fed_run(caf::actor_system& sys, actorflow::placement where,
-          actorflow::remote_options opts) {
+          actorflow::remote_options opts,
+          const std::string& stage = "tagged_square") {
     auto ch = actorflow::channel<int32_t>(sys, 64);
     BOOST_REQUIRE(ch);
     tx.emplace(std::move(ch->tx));
     run.emplace(actorflow::from(std::move(ch->rx))
                   .compose(actorflow::remote_parallel_then<int64_t>(
-                    std::move(where), "tagged_square", std::move(opts)))
+                    std::move(where), stage, std::move(opts)))
                   .for_each([this](int64_t y) {
                     std::lock_guard guard{mtx};
                     out.push_back(y);
@@ -82,6 +88,9 @@ struct fed_run {
     return cv.wait_for(guard, std::chrono::seconds{10},
                        [&] { return out.size() >= n; });
   }
+
+  /// Waits (at most 10 s) until the process `pid` made a result.
+  bool wait_until_made_by(pid_t pid);
 
   /// Ends the input and waits for the run; its results.
   std::vector<int64_t> finish() {
@@ -106,6 +115,64 @@ size_t made_by(const std::vector<int64_t>& out, pid_t pid) {
     if (pid_of(y) == pid)
       ++result;
   return result;
+}
+
+bool fed_run::wait_until_made_by(pid_t pid) {
+  std::unique_lock guard{mtx};
+  return cv.wait_for(guard, std::chrono::seconds{10},
+                     [&] { return made_by(out, pid) > 0; });
+}
+
+/// The calls of the test stages in the nodes started while it lives: it
+/// sets ACTORFLOW_TEST_CALLS to a fresh directory (see note_call).
+struct call_log {
+  std::filesystem::path dir;
+
+  call_log() {
+    char name[] = "/tmp/actorflow-calls-XXXXXX";
+    BOOST_REQUIRE(::mkdtemp(name) != nullptr);
+    dir = name;
+    ::setenv("ACTORFLOW_TEST_CALLS", name, 1);
+  }
+
+  ~call_log() {
+    ::unsetenv("ACTORFLOW_TEST_CALLS");
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+
+  /// How often each item ran, over all processes.
+  std::map<int32_t, size_t> counts() const {
+    std::map<int32_t, size_t> result;
+    for (auto& file : std::filesystem::directory_iterator{dir}) {
+      std::ifstream in{file.path()};
+      int32_t x = 0;
+      while (in >> x)
+        ++result[x];
+    }
+    return result;
+  }
+
+  /// How many calls the process `pid` made.
+  size_t calls_by(pid_t pid) const {
+    std::ifstream in{dir / std::to_string(pid)};
+    size_t result = 0;
+    int32_t x = 0;
+    while (in >> x)
+      ++result;
+    return result;
+  }
+};
+
+/// Checks that every item of 0..n-1 ran exactly once.
+void check_once(const call_log& calls, int32_t n) {
+  auto counts = calls.counts();
+  BOOST_TEST(counts.size() == static_cast<size_t>(n));
+  size_t twice = 0;
+  for (auto& [x, k] : counts)
+    if (k != 1)
+      ++twice;
+  BOOST_TEST(twice == 0u);
 }
 
 /// A driver whose stages can grow through `grow`.
@@ -219,12 +286,8 @@ BOOST_AUTO_TEST_CASE(a_joined_node_killed_mid_stream_loses_nothing) {
   auto err = grow.add_workers(b.address, 2);
   BOOST_REQUIRE_MESSAGE(!err, actorflow::to_string_any(err));
   r.feed(200);
-  {
-    // Kill b once it made a result.
-    std::unique_lock guard{r.mtx};
-    BOOST_REQUIRE(r.cv.wait_for(guard, std::chrono::seconds{10},
-                                [&] { return made_by(r.out, b.pid()) > 0; }));
-  }
+  // Kill b once it made a result.
+  BOOST_REQUIRE(r.wait_until_made_by(b.pid()));
   b.proc->kill(SIGKILL);
   r.feed(100);
   auto out = r.finish();
@@ -246,6 +309,8 @@ BOOST_AUTO_TEST_CASE(bad_joins_are_clear_errors_and_the_stage_goes_on) {
   // Not started yet.
   auto err = grow.add_workers(a.address, 1);
   BOOST_TEST((code_of(err) == error_code::not_running));
+  auto early = grow.drain(a.address);
+  BOOST_TEST((!early && code_of(early.error()) == error_code::not_running));
   BOOST_TEST(!grow.running());
   auto o = growing();
   fed_run r{sys, {{a.address, 1}}, o};
@@ -265,6 +330,17 @@ BOOST_AUTO_TEST_CASE(bad_joins_are_clear_errors_and_the_stage_goes_on) {
   expect("local", 1, error_code::invalid_argument, "local workers");
   expect(refused.address(), 1, error_code::connect_failed, "cannot connect");
   expect(other_node, 2, error_code::unknown_stage, "tagged_square");
+  // Drains that cannot work: nothing changes.
+  for (auto [where, part] : {std::pair{std::string{"local"}, "only workers"},
+                             {std::string{"nowhere"}, "bad node address"},
+                             {other_node, "no worker"}}) {
+    auto left = grow.drain(where);
+    BOOST_TEST_CONTEXT(where << ": " << why(left)) {
+      BOOST_REQUIRE(!left);
+      BOOST_TEST((code_of(left.error()) == error_code::invalid_argument));
+      BOOST_TEST(actorflow::what(left.error()).find(part) != std::string::npos);
+    }
+  }
   // A second stage with the same control, while the first runs.
   auto second = actorflow::iota(int32_t{0}, int32_t{10})
                   .compose(actorflow::remote_parallel_then<int64_t>(
@@ -367,6 +443,106 @@ BOOST_AUTO_TEST_CASE(a_node_that_cannot_join_says_why_and_exits) {
   BOOST_TEST(grow.joined() == 0u);
   r.feed(90);
   check_exact(r.finish(), 100);
+}
+
+namespace {
+
+/// Node a drains (SIGTERM) while its two workers of `stage` have items in
+/// hand and more to come; node b's two workers go on. a finishes what it
+/// holds, says DRAINED 2 and exits with success; the output stays exact,
+/// and no item runs twice.
+void drain_mid_stream(elastic_fixture& fx, const std::string& stage) {
+  call_log calls;
+  test_node a;
+  test_node b;
+  fed_run r{fx.sys, {{a.address, 2}, {b.address, 2}}, fx.opts(), stage};
+  r.feed(600); // returns with about 300 items (150 ms of work) to go
+  BOOST_REQUIRE(r.wait_until_made_by(a.pid()));
+  a.proc->kill(SIGTERM);
+  auto drained = a.proc->expect("DRAINED ", std::chrono::seconds{9});
+  BOOST_REQUIRE(drained);
+  BOOST_TEST(*drained == "2");
+  a.proc->wait();
+  BOOST_TEST(WIFEXITED(a.proc->status()));
+  BOOST_TEST(WEXITSTATUS(a.proc->status()) == EXIT_SUCCESS);
+  r.feed(200);
+  auto out = r.finish();
+  check_exact(out, 800);
+  check_once(calls, 800);
+  // Every call on a made a result that came out.
+  BOOST_TEST(calls.calls_by(a.pid()) == made_by(out, a.pid()));
+  BOOST_TEST(made_by(out, b.pid()) > 0u);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_draining_node_finishes_its_items_and_leaves) {
+  drain_mid_stream(*this, "tagged_square");
+}
+
+BOOST_AUTO_TEST_CASE(a_draining_node_finishes_its_calls_in_flight) {
+  // A coroutine stage, two calls in flight per worker when the drain comes.
+  drain_mid_stream(*this, "tagged_square_async");
+}
+
+BOOST_AUTO_TEST_CASE(the_driver_drains_the_workers_of_one_node) {
+  // stage_control::drain: a's workers leave mid-stream, no item runs
+  // twice; node a serves on, and a worker can join there again.
+  call_log calls;
+  test_node a;
+  test_node b;
+  fed_run r{sys, {{a.address, 2}, {b.address, 2}}, growing()};
+  r.feed(600);
+  BOOST_REQUIRE(r.wait_until_made_by(a.pid()));
+  auto left = grow.drain(a.address);
+  BOOST_REQUIRE_MESSAGE(left, why(left));
+  BOOST_TEST(*left == 2u);
+  auto made_before = [&] {
+    std::lock_guard guard{r.mtx};
+    return made_by(r.out, a.pid());
+  }();
+  r.feed(100);
+  auto err = grow.add_workers(a.address, 1);
+  BOOST_REQUIRE_MESSAGE(!err, actorflow::to_string_any(err));
+  r.feed(200);
+  auto out = r.finish();
+  check_exact(out, 900);
+  check_once(calls, 900);
+  BOOST_TEST(calls.calls_by(a.pid()) == made_by(out, a.pid()));
+  BOOST_TEST(made_by(out, a.pid()) > made_before);
+}
+
+BOOST_AUTO_TEST_CASE(a_node_killed_while_it_drains_loses_nothing) {
+  // SIGTERM, then SIGKILL before the drain is through: the driver sends the
+  // items of a's workers again (some may run twice), the output is exact.
+  test_node a;
+  test_node b;
+  fed_run r{sys, {{a.address, 2}, {b.address, 2}}, opts()};
+  r.feed(600);
+  BOOST_REQUIRE(r.wait_until_made_by(a.pid()));
+  a.proc->kill(SIGTERM);
+  a.proc->kill(SIGKILL);
+  r.feed(200);
+  check_exact(r.finish(), 800);
+}
+
+BOOST_AUTO_TEST_CASE(a_stage_whose_last_node_drains_fails_clearly) {
+  // Nobody is left to take the rest: the pipeline fails and says why
+  // instead of waiting for good.
+  test_node a;
+  fed_run r{sys, {{a.address, 1}}, opts()};
+  r.feed(20);
+  BOOST_REQUIRE(r.wait_for(1));
+  a.proc->kill(SIGTERM);
+  auto drained = a.proc->expect("DRAINED ", std::chrono::seconds{9});
+  BOOST_REQUIRE(drained);
+  BOOST_TEST(*drained == "1");
+  r.tx.reset();
+  auto done = r.run->wait();
+  BOOST_REQUIRE(!done);
+  BOOST_TEST((code_of(done.error()) == error_code::workers_lost));
+  BOOST_TEST(actorflow::what(done.error()).find("drained")
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

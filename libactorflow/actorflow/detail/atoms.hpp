@@ -25,6 +25,9 @@
 ///   (credit, id, u32 n), (items, id, vector<T>), (eos, id),
 ///   (rx_gone, id, vector<T> returned, u64 seen), (ring, id), (close_ack, id),
 ///   (recall, id): give unused credit back if idle (others wait for it)
+///   (drain) -> (drain): leave gracefully (see host::on_drain); answered at
+///                       once, so that a sender can wait until the messages
+///                       it sent before reached this host's process
 ///
 /// A host that receives items or returned items for an endpoint it no longer
 /// has bounces the message back to the channel unchanged. A host does not
@@ -53,5 +56,6 @@ using abandon_atom = caf::atom_constant<caf::atom("af_abandon")>;
 using forget_atom = caf::atom_constant<caf::atom("af_forget")>;
 /// (tick, id, u64 generation): a timer's time came (see timer.hpp).
 using tick_atom = caf::atom_constant<caf::atom("af_tick")>;
+using drain_atom = caf::atom_constant<caf::atom("af_drain")>;
 
 } // namespace actorflow::detail

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <random>
+#include <utility>
 
 #include <pthread.h>
 #include <unistd.h>
@@ -102,6 +103,12 @@ host::host(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
           i->second->handle(xs);
         else
           on_orphan(view);
+      } else if (xs.size() == 1 && xs.match_element<drain_atom>(0)) {
+        on_drain_request();
+        settle();
+        // The answer to a request: whoever asked knows that what it sent
+        // before reached this host (see node.cpp).
+        return caf::make_message(drain_atom::value);
       }
       settle();
       return caf::message{};
@@ -246,6 +253,30 @@ void host::on_orphan(caf::message_view& view) {
     if (auto& src = current_sender())
       send(caf::actor_cast<caf::actor>(src), view.move_content_to_message());
   }
+}
+
+size_t host::on_drain(std::function<void()> f) {
+  auto key = ++next_drain_key_;
+  if (drain_requested_)
+    f();
+  drain_hooks_.emplace_back(key, std::move(f));
+  return key;
+}
+
+void host::forget_drain(size_t key) noexcept {
+  auto i = std::find_if(drain_hooks_.begin(), drain_hooks_.end(),
+                        [key](const auto& x) { return x.first == key; });
+  if (i != drain_hooks_.end())
+    drain_hooks_.erase(i);
+}
+
+void host::on_drain_request() {
+  if (std::exchange(drain_requested_, true))
+    return;
+  // A hook may forget itself (or another) while it runs.
+  auto hooks = drain_hooks_;
+  for (auto& [key, f] : hooks)
+    f();
 }
 
 void host::finish(caf::error reason) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
@@ -144,6 +145,21 @@ public:
 
   const char* name() const override;
 
+  // -- graceful leave (a node that drains, see drain_node) --------------------
+
+  /// Calls `f` inside this host when a drain request (`drain_atom`) arrives,
+  /// or at once if one arrived already: the worker should finish the items
+  /// it holds and end. Returns a key for `forget_drain`. See `drain_hook`.
+  size_t on_drain(std::function<void()> f);
+
+  /// Removes the function that `on_drain` returned `key` for.
+  void forget_drain(size_t key) noexcept;
+
+  /// True once a drain request arrived.
+  bool drain_requested() const noexcept {
+    return drain_requested_;
+  }
+
   // -- statistics (pipeline stages only) -------------------------------------
 
   /// Makes this host record its activations in `p` (before it starts).
@@ -216,6 +232,8 @@ protected:
 private:
   void on_orphan(caf::message_view& view);
 
+  void on_drain_request();
+
   void try_quit();
 
   std::atomic<bool> stop_{false};
@@ -240,6 +258,41 @@ private:
   std::unordered_multimap<caf::actor_addr,
                           std::function<void(const caf::error&)>>
     down_callbacks_;
+  bool drain_requested_ = false;
+  size_t next_drain_key_ = 0;
+  std::vector<std::pair<size_t, std::function<void()>>> drain_hooks_;
+};
+
+/// Registers a function with the current host's `on_drain` for as long as it
+/// lives (a local of a worker's coroutine). Outside a host it does nothing.
+///
+/// ~~~
+/// bool draining = false;
+/// drain_hook hook{[&] {
+///   draining = true;
+///   in.interrupt_recv();
+/// }};
+/// while (!draining)
+///   if (auto x = co_await in.recv()) ... else break;
+/// ~~~
+class drain_hook {
+public:
+  explicit drain_hook(std::function<void()> f) : self_(host::current()) {
+    if (self_ != nullptr)
+      key_ = self_->on_drain(std::move(f));
+  }
+
+  drain_hook(const drain_hook&) = delete;
+  drain_hook& operator=(const drain_hook&) = delete;
+
+  ~drain_hook() {
+    if (self_ != nullptr)
+      self_->forget_drain(key_);
+  }
+
+private:
+  host* self_;
+  size_t key_ = 0;
 };
 
 } // namespace actorflow::detail

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <typeindex>
 #include <unordered_map>
@@ -105,9 +107,33 @@ caf::expected<const stage_entry*> check_spawn(
   return entry;
 }
 
+void leave_drained() {
+  throw error_exception{
+    make_error(error_code::drained, "left its stage gracefully (drained)")};
+}
+
 } // namespace detail
 
 namespace {
+
+/// The node actors of this process (weak), for `drain_node`.
+struct node_list {
+  std::mutex mtx;
+  std::vector<caf::actor_addr> nodes;
+};
+
+node_list& nodes() {
+  static node_list instance;
+  return instance;
+}
+
+/// A drain in progress (see `drain_node`): who waits for its end, how many
+/// workers left, and how many of them are not through yet.
+struct drain_state {
+  std::vector<caf::typed_response_promise<uint64_t>> waiters;
+  uint64_t left = 0;
+  size_t pending = 0;
+};
 
 struct node_state {
   std::shared_ptr<const stage_registry> reg;
@@ -118,28 +144,103 @@ struct node_state {
   std::unordered_map<caf::actor_addr, std::vector<worker>> by_channel;
   std::shared_ptr<std::atomic<uint64_t>> running
     = std::make_shared<std::atomic<uint64_t>>(0);
+  /// The supervisor (in its driver) of each worker that has not ended.
+  std::unordered_map<caf::actor_addr, caf::actor_addr> supervisors;
+  std::optional<drain_state> drain;
   static inline const char* name = "actorflow.node";
 };
+
+using node_actor_ptr = caf::stateful_actor<node_state>*;
+
+/// Answers whoever waits for the drain, once every worker is through.
+void drain_done_if_through(node_actor_ptr self) {
+  auto& d = *self->state.drain;
+  if (d.pending > 0)
+    return;
+  for (auto& rp : d.waiters)
+    rp.deliver(d.left);
+  d.waiters.clear();
+}
+
+/// A worker ended while the node drains. Its last results and its exit
+/// reached the driver before anything this node sends its supervisor now
+/// (one connection, in order): once that supervisor answers, or is gone,
+/// the driver knows the worker left, and the process may exit.
+void worker_through(node_actor_ptr self, const caf::actor_addr& supervisor) {
+  auto through = [self] {
+    --self->state.drain->pending;
+    drain_done_if_through(self);
+  };
+  auto sup = caf::actor_cast<caf::actor>(supervisor);
+  if (!sup) {
+    through();
+    return;
+  }
+  self->request(sup, std::chrono::seconds{10}, detail::drain_atom::value)
+    .then([through](detail::drain_atom) { through(); },
+          [through](caf::error&) { through(); });
+}
+
+/// Starts the drain (see `drain_node`): tells every running worker.
+void start_drain(node_actor_ptr self) {
+  auto& st = self->state;
+  st.drain.emplace();
+  st.drain->left = st.supervisors.size();
+  st.drain->pending = st.supervisors.size();
+  for (auto& [w, sup] : st.supervisors)
+    caf::anon_send(caf::actor_cast<caf::actor>(w), detail::drain_atom::value);
+}
+
+/// A worker ended (see worker_through), or a channel that workers serve is
+/// down: they stop.
+void on_node_down(node_actor_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  if (auto w = st.supervisors.find(dm.source); w != st.supervisors.end()) {
+    auto sup = w->second;
+    st.supervisors.erase(w);
+    if (st.drain)
+      worker_through(self, sup);
+    return;
+  }
+  auto i = st.by_channel.find(dm.source);
+  if (i == st.by_channel.end())
+    return;
+  for (auto& w : i->second)
+    w.cancel();
+  st.by_channel.erase(i);
+}
+
+/// The stages of `reg` as (name, input type, output type) triples.
+std::vector<std::string> describe_stages(const stage_registry& reg) {
+  std::vector<std::string> triples;
+  auto type_name = [](std::type_index type) {
+    auto info = detail::find_item_type(type);
+    return info != nullptr ? info->name : std::string{"(unregistered)"};
+  };
+  for (auto& name : reg.names()) {
+    auto entry = reg.find(name);
+    triples.push_back(name);
+    triples.push_back(type_name(entry->in));
+    triples.push_back(type_name(entry->out));
+  }
+  return triples;
+}
 
 caf::behavior node_actor(caf::stateful_actor<node_state>* self,
                          std::shared_ptr<const stage_registry> reg,
                          std::shared_ptr<stage_registry::started> started) {
   self->state.reg = std::move(reg);
   self->state.started = std::move(started);
-  self->set_down_handler([self](caf::down_msg& dm) {
-    auto i = self->state.by_channel.find(dm.source);
-    if (i == self->state.by_channel.end())
-      return;
-    for (auto& w : i->second)
-      w.cancel();
-    self->state.by_channel.erase(i);
-  });
+  self->set_down_handler([self](caf::down_msg& dm) { on_node_down(self, dm); });
   return {
     [self](detail::node_spawn_atom, const std::string& stage,
            const std::string& in_name, const std::string& in_layout,
            const std::string& out_name, const std::string& out_layout,
            const remote_handle& work, const remote_handle& results,
            const std::string& worker_name) -> caf::result<caf::actor> {
+      if (self->state.drain)
+        return make_error(error_code::not_running,
+                          "the node drains: it starts no more workers");
       auto entry = detail::check_spawn(*self->state.reg, stage, in_name,
                                        in_layout, out_name, out_layout, work,
                                        results);
@@ -153,6 +254,13 @@ caf::behavior node_actor(caf::stateful_actor<node_state>* self,
       };
       ++*running;
       auto w = (*entry)->spawn(self->system(), work, results, std::move(wo));
+      // Watched until it ends, with the supervisor that asked for it: a
+      // drain waits for both (see worker_through).
+      self->monitor(w.actor());
+      self->state.supervisors.emplace(w.actor().address(),
+                                      self->current_sender() != nullptr
+                                        ? self->current_sender()->address()
+                                        : caf::actor_addr{});
       // Stop the worker once either channel is down: the driver may have
       // abandoned an end before this request arrived (its supervisor was
       // stopped, or its spawn timed out), and the channel then ignores the
@@ -166,22 +274,19 @@ caf::behavior node_actor(caf::stateful_actor<node_state>* self,
       return w.actor();
     },
     [self](detail::node_stages_atom) {
-      std::vector<std::string> triples;
-      auto type_name = [](std::type_index type) {
-        auto info = detail::find_item_type(type);
-        return info != nullptr ? info->name : std::string{"(unregistered)"};
-      };
-      for (auto& name : self->state.reg->names()) {
-        auto entry = self->state.reg->find(name);
-        triples.push_back(name);
-        triples.push_back(type_name(entry->in));
-        triples.push_back(type_name(entry->out));
-      }
-      return triples;
+      return describe_stages(*self->state.reg);
     },
     [](detail::node_rejected_atom) { return detail::rejected_batches(); },
     [self](detail::node_info_atom) {
       return static_cast<uint64_t>(self->state.running->load());
+    },
+    [self](detail::node_drain_atom) -> caf::result<uint64_t> {
+      if (!self->state.drain)
+        start_drain(self);
+      auto rp = self->make_response_promise<uint64_t>();
+      self->state.drain->waiters.push_back(rp);
+      drain_done_if_through(self);
+      return rp;
     },
   };
 }
@@ -200,6 +305,11 @@ caf::expected<uint16_t> serve_node(caf::actor_system& sys,
   // The node actor holds it: the stop hooks run when the node ends.
   auto started = std::make_shared<stage_registry::started>(reg->start(sys));
   auto hdl = sys.spawn(node_actor, std::move(reg), std::move(started));
+  {
+    auto& list = nodes();
+    std::lock_guard guard{list.mtx};
+    list.nodes.push_back(hdl.address());
+  }
   auto port = internal::publish(sys, hdl, opts.port, opts.host);
   if (!port) {
     caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
@@ -209,6 +319,49 @@ caf::expected<uint16_t> serve_node(caf::actor_system& sys,
                         + sys.render(port.error()));
   }
   return *port;
+}
+
+caf::expected<uint64_t> drain_node(caf::actor_system& sys,
+                                   caf::timespan timeout) {
+  std::vector<caf::actor> targets;
+  {
+    auto& list = nodes();
+    std::lock_guard guard{list.mtx};
+    for (auto& addr : list.nodes)
+      if (auto hdl = caf::actor_cast<caf::actor>(addr);
+          hdl && &hdl->home_system() == &sys)
+        targets.push_back(std::move(hdl));
+  }
+  if (targets.empty())
+    return make_error(error_code::invalid_argument,
+                      "drain_node: no node serves on this actor system "
+                      "(serve_node)");
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  caf::scoped_actor self{sys};
+  uint64_t left = 0;
+  caf::error err;
+  for (auto& node : targets) {
+    auto rest = std::max(caf::timespan{1},
+                         std::chrono::duration_cast<caf::timespan>(
+                           deadline - std::chrono::steady_clock::now()));
+    self->request(node, rest, detail::node_drain_atom::value)
+      .receive([&](uint64_t n) { left += n; },
+               [&](caf::error& e) {
+                 if (!err)
+                   err = std::move(e);
+               });
+  }
+  if (err == caf::sec::request_timeout)
+    return make_error(
+      error_code::timeout,
+      "drain_node: the workers did not finish their items within "
+        + std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(timeout)
+            .count())
+        + " ms");
+  if (err)
+    return make_error(error_code::cancelled, "drain_node: " + sys.render(err));
+  return left;
 }
 
 // -- the nodes query --------------------------------------------------------------

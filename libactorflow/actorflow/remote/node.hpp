@@ -21,8 +21,10 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
 #include <caf/expected.hpp>
+#include <caf/timespan.hpp>
 
 #include "actorflow/detail/export.hpp"
+#include "actorflow/detail/host.hpp"
 #include "actorflow/flow.hpp"
 #include "actorflow/flow/detail/ordered_calls.hpp"
 #include "actorflow/flow/detail/stage_traits.hpp"
@@ -57,11 +59,26 @@ struct stage_entry {
   std::shared_ptr<void> body;
 };
 
-/// The body of one worker of a distributed stage with a plain function.
+/// Ends a worker that was drained (its node drains, or its driver called
+/// `stage_control::drain`): it ends with
+/// `error_code::drained`, and the frame's channel ends close, so the items it
+/// received but did not take go back to the work channel for other workers.
+[[noreturn]] ACTORFLOW_EXPORT void leave_drained();
+
+/// The body of one worker of a distributed stage with a plain function. A
+/// drain request lets it finish the item in hand, then it leaves.
 template <class In, class Out>
 task<> stage_worker(std::shared_ptr<std::function<Out(In)>> f,
                     receiver<job<In>> work, sender<job<Out>> results) {
-  while (auto j = co_await work.recv()) {
+  bool draining = false;
+  drain_hook hook{[&] {
+    draining = true;
+    work.interrupt_recv();
+  }};
+  while (!draining) {
+    auto j = co_await work.recv();
+    if (!j)
+      break;
     std::optional<Out> y;
     try {
       y.emplace((*f)(std::move(j->second)));
@@ -72,6 +89,8 @@ task<> stage_worker(std::shared_ptr<std::function<Out(In)>> f,
     if (!co_await results.send(std::move(r)))
       co_return;
   }
+  if (draining)
+    leave_drained();
 }
 
 /// One call of a coroutine stage function, for `stage_task_worker`.
@@ -90,7 +109,8 @@ task<job<Out>> call_stage(std::shared_ptr<std::function<task<Out>(In)>> f,
 
 /// The body of one worker of a distributed stage with a coroutine function:
 /// up to `concurrency` calls at once (while they wait, e.g. on an `ask`),
-/// their results sent in the order of their items.
+/// their results sent in the order of their items. A drain request lets it
+/// finish the calls in flight, then it leaves.
 template <class In, class Out>
 task<> stage_task_worker(std::shared_ptr<std::function<task<Out>(In)>> f,
                          size_t concurrency, receiver<job<In>> work,
@@ -100,9 +120,16 @@ task<> stage_task_worker(std::shared_ptr<std::function<task<Out>(In)>> f,
   };
   ordered_calls<job<In>, job<Out>, decltype(call)> calls{concurrency, work,
                                                          std::move(call)};
+  bool draining = false;
+  drain_hook hook{[&] {
+    draining = true;
+    calls.stop_taking();
+  }};
   co_await send_results(calls, results, [](job<Out>&& y) {
     return std::optional<job<Out>>{std::move(y)};
   });
+  if (draining)
+    leave_drained();
 }
 
 } // namespace detail
@@ -328,6 +355,23 @@ ACTORFLOW_EXPORT caf::expected<uint16_t> serve_node(
   caf::actor_system& sys, std::shared_ptr<const stage_registry> reg,
   node_options opts = {});
 
+/// Drains the nodes that `serve_node` started on `sys`: they start no more
+/// workers, and each running worker finishes the items it holds, hands the
+/// rest back to its driver (which gives them to its other workers, so no
+/// item runs twice) and leaves. Returns how many workers left, once all of
+/// them did and their drivers know it; `error_code::timeout` if that took
+/// longer than `timeout` (the workers that remain then end with the
+/// process, and their drivers send their items again). A node process
+/// exits after a drain: `actorflow_node` drains on SIGTERM.
+///
+/// ~~~
+/// auto left = actorflow::drain_node(sys, std::chrono::seconds{30});
+/// if (left)
+///   std::printf("DRAINED %llu\n", static_cast<unsigned long long>(*left));
+/// ~~~
+ACTORFLOW_EXPORT caf::expected<uint64_t> drain_node(caf::actor_system& sys,
+                                                    caf::timespan timeout);
+
 namespace detail {
 
 // The messages a node's actor answers (drivers send node_spawn_atom).
@@ -335,6 +379,8 @@ using node_spawn_atom = caf::atom_constant<caf::atom("af_nspawn")>;
 using node_info_atom = caf::atom_constant<caf::atom("af_ninfo")>;
 /// Asks a node how many batches from peers it refused to load.
 using node_rejected_atom = caf::atom_constant<caf::atom("af_nrej")>;
+/// Drains a node (see `drain_node`); answers how many workers left.
+using node_drain_atom = caf::atom_constant<caf::atom("af_ndrain")>;
 
 /// Checks a driver's spawn request (the elements after `node_spawn_atom`)
 /// against `reg`: the stage exists, its item types have the driver's names

@@ -16,6 +16,11 @@ caf::error stage_control::add_workers(const std::string& where,
   return state_->add_workers(where, workers);
 }
 
+caf::expected<size_t> stage_control::drain(const std::string& where,
+                                           caf::timespan timeout) const {
+  return state_->drain(where, timeout);
+}
+
 bool stage_control::running() const {
   return state_->running();
 }

@@ -3,13 +3,16 @@
 #pragma once
 
 // `stage_control`: a handle on a running distributed stage, through which
-// nodes join it while it runs.
+// nodes join it, and leave it, while it runs.
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/timespan.hpp>
 
 #include "actorflow/detail/export.hpp"
 #include "actorflow/fwd.hpp"
@@ -54,6 +57,23 @@ public:
   /// `type_mismatch`. Workers that joined are supervised like the others: a
   /// joined node that dies mid-stream loses no item.
   caf::error add_workers(const std::string& where, size_t workers) const;
+
+  /// Lets the stage's workers on the node at `where` (as named in the
+  /// placement or in `add_workers`) leave gracefully: each finishes the
+  /// items it holds and hands the rest back to the other workers, so no
+  /// item runs twice. Waits until they left (at most `timeout`) and returns
+  /// how many did. Errors: `invalid_argument` (a bad address, "local", or no
+  /// worker of the stage there), `not_running`, `timeout` (they still leave).
+  /// A stage whose last workers leave fails with `workers_lost`; for a whole
+  /// node, `drain_node` on the node (SIGTERM to `actorflow_node`) does the
+  /// same for every stage.
+  ///
+  /// ~~~
+  /// auto left = grow.drain("10.0.0.6:4242");
+  /// ~~~
+  caf::expected<size_t> drain(const std::string& where,
+                              caf::timespan timeout
+                              = std::chrono::seconds{20}) const;
 
   /// True while the stage runs (from its start until its scatter ends).
   bool running() const;

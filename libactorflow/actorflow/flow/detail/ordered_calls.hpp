@@ -87,6 +87,18 @@ public:
     }
   }
 
+  /// Takes no more items, but finishes the calls in flight and an item the
+  /// feeder received meanwhile: `next` yields their results, then an empty
+  /// optional. For a worker that leaves its stage early (see `drain_hook`);
+  /// callable from outside a coroutine of this worker.
+  void stop_taking() {
+    stop_ = true;
+    keep_taken_ = true;
+    if (host_ != nullptr)
+      wake(feeder_waits_);
+    in_.interrupt_recv();
+  }
+
   /// How many calls are in flight.
   size_t unfinished() const noexcept {
     size_t n = 0;
@@ -145,7 +157,7 @@ private:
         if (stop_)
           break;
         auto x = co_await in_.recv();
-        if (!x || stop_)
+        if (!x || (stop_ && !keep_taken_))
           break;
         auto& s = slots_.emplace_back();
         s.driver = drive(s, std::move(*x), index++);
@@ -180,6 +192,7 @@ private:
   std::coroutine_handle<> consumer_waits_;
   bool input_done_ = false;
   bool stop_ = false;
+  bool keep_taken_ = false; // stop_taking: an item received is still called
   std::exception_ptr feeder_error_;
 };
 

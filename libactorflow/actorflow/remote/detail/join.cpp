@@ -2,8 +2,12 @@
 
 #include "actorflow/remote/detail/join.hpp"
 
+#include <algorithm>
 #include <utility>
 
+#include <caf/send.hpp>
+
+#include "actorflow/detail/atoms.hpp"
 #include "actorflow/error.hpp"
 #include "actorflow/remote/detail/remote_stage.hpp"
 
@@ -118,6 +122,63 @@ bool control_state::running() {
 size_t control_state::joined() {
   std::lock_guard guard{mtx_};
   return joined_;
+}
+
+void control_state::enlist(const std::string& where, caf::actor worker) {
+  std::lock_guard guard{mtx_};
+  workers_.push_back(enlisted{where, std::move(worker)});
+}
+
+void control_state::discharge(const caf::actor& worker) {
+  std::lock_guard guard{mtx_};
+  auto i = std::find_if(workers_.begin(), workers_.end(),
+                        [&](const enlisted& x) { return x.worker == worker; });
+  if (i == workers_.end())
+    return;
+  workers_.erase(i);
+  discharged_.notify_all();
+}
+
+caf::expected<size_t> control_state::drain(const std::string& where,
+                                           caf::timespan timeout) {
+  auto what = "drain(\"" + where + "\")";
+  if (where == "local")
+    return make_error(error_code::invalid_argument,
+                      what
+                        + ": only workers on nodes can leave a running "
+                          "stage");
+  if (!parse_address(where))
+    return make_error(error_code::invalid_argument,
+                      what + ": bad node address (expected host:port)");
+  std::unique_lock guard{mtx_};
+  if (!tx_)
+    return make_error(error_code::not_running,
+                      what
+                        + ": the stage does not run (not started yet, or "
+                          "ended)");
+  what = "stage '" + stage_ + "': " + what;
+  std::vector<caf::actor> leaving;
+  for (auto& x : workers_)
+    if (x.where == where)
+      leaving.push_back(x.worker);
+  if (leaving.empty())
+    return make_error(error_code::invalid_argument,
+                      what + ": no worker of the stage runs there");
+  for (auto& w : leaving)
+    caf::anon_send(w, drain_atom::value);
+  auto gone = [&] {
+    return std::none_of(
+      workers_.begin(), workers_.end(), [&](const enlisted& x) {
+        return std::find(leaving.begin(), leaving.end(), x.worker)
+               != leaving.end();
+      });
+  };
+  if (!discharged_.wait_for(guard, timeout, gone))
+    return make_error(error_code::timeout,
+                      what
+                        + ": the workers did not finish their items in "
+                          "time (they still leave)");
+  return leaving.size();
 }
 
 } // namespace actorflow::detail

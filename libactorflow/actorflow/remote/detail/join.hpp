@@ -3,12 +3,14 @@
 #pragma once
 
 // What a `stage_control` shares with the running stage it controls: the
-// channel on which `add_workers` asks the stage's scatter for workers, and
-// the ticket on which the new workers' supervisors answer.
+// channel on which `add_workers` asks the stage's scatter for workers, the
+// ticket on which the new workers' supervisors answer, and the workers on
+// nodes that the supervisors enlist, which `drain` asks to leave.
 //
 //   add_workers --join_request--> scatter --spawns--> supervisors
 //        ^                                                 |
 //        +----------- join_ticket (spawned, or why not) ---+
+//   drain --drain_atom--> workers at a node; their supervisors discharge them
 
 #include <chrono>
 #include <condition_variable>
@@ -17,8 +19,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 
@@ -112,12 +118,65 @@ public:
   /// How many workers joined through this control so far.
   size_t joined();
 
+  /// A supervisor's worker at `where` runs (see `enlistment`).
+  void enlist(const std::string& where, caf::actor worker);
+
+  /// That worker ended, however.
+  void discharge(const caf::actor& worker);
+
+  /// Asks the workers at `where` to leave gracefully and waits (at most
+  /// `timeout`) until their supervisors discharged them; how many left.
+  caf::expected<size_t> drain(const std::string& where, caf::timespan timeout);
+
 private:
+  struct enlisted {
+    std::string where;
+    caf::actor worker;
+  };
+
   std::mutex mtx_;
+  std::condition_variable discharged_;
   std::optional<sender<join_request>> tx_;
   std::string stage_;
   caf::timespan patience_{0};
   size_t joined_ = 0;
+  std::vector<enlisted> workers_;
+};
+
+/// Enlists a supervisor's worker with its stage's control (if the stage has
+/// one) for as long as it lives; destroyed when the worker ended, or with
+/// the supervisor's frame.
+class enlistment {
+public:
+  enlistment() = default;
+
+  enlistment(const enlistment&) = delete;
+  enlistment& operator=(const enlistment&) = delete;
+
+  ~enlistment() {
+    if (control_)
+      control_->discharge(worker_);
+  }
+
+  /// `worker` at `where` runs; a no-op without a control.
+  void enlist(std::shared_ptr<control_state> control, const std::string& where,
+              caf::actor worker) {
+    if (!control)
+      return;
+    control_ = std::move(control);
+    worker_ = std::move(worker);
+    control_->enlist(where, worker_);
+  }
+
+  /// The worker ended.
+  void discharge() {
+    if (auto control = std::exchange(control_, nullptr))
+      control->discharge(worker_);
+  }
+
+private:
+  std::shared_ptr<control_state> control_;
+  caf::actor worker_;
 };
 
 } // namespace actorflow::detail

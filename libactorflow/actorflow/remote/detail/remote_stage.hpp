@@ -158,10 +158,11 @@ void spawn_supervisor(build_context& ctx, const remote_plan<In, Out>& plan,
                                    plan.in.name, plan.in.layout, plan.out.name,
                                    plan.out.layout, wh, rh, name + "@" + where);
   auto opts = plan.opts;
-  opts.control.reset(); // the supervisor needs none
+  opts.control.reset(); // it gets the control's state alone
   ctx.spawn(name + ".supervisor", supervise, where, addr.second, addr.first,
             std::move(request), wh, rh, acks, std::move(opts),
-            std::move(ticket));
+            std::move(ticket),
+            plan.opts.control ? plan.opts.control->state() : nullptr);
 }
 
 /// Spawns the workers of `plan`: local ones on the channels themselves,
@@ -299,18 +300,20 @@ task<> remote_scatter(receiver<In> in, receiver<uint64_t> acks,
     } else if (*a == failed_marker) {
       failed = true;
     } else if (*a == lost_marker || *a == withdrawn_marker) {
-      // A worker was lost, or one that was to join never ran.
+      // A worker was lost, or one left without loss (it was to join and
+      // never ran, or it was drained).
       if (*a == lost_marker)
         ++lost;
       else
         --remote;
       if (local == 0 && lost >= remote) {
         all_lost = true;
-        why = std::to_string(lost) + " lost";
+        why = lost > 0 ? std::to_string(lost) + " lost"
+                       : "the last ones were drained";
         break;
       }
       if (*a == withdrawn_marker)
-        continue; // it held no items
+        continue; // it holds no items
       // Send again what nobody but the lost worker might have held.
       for (auto& [s, x] : store) {
         if (held.count(s) != 0)

@@ -78,6 +78,13 @@ bool stage_failed(const caf::error& reason) {
          && reason.code() == static_cast<uint8_t>(error_code::worker_failed);
 }
 
+/// True if a remote worker left gracefully: its node drains (drain_node), or
+/// the stage's control asked it to (stage_control::drain).
+bool left_drained(const caf::error& reason) {
+  return reason.category() == error_category
+         && reason.code() == static_cast<uint8_t>(error_code::drained);
+}
+
 } // namespace
 
 // -- awaiters -------------------------------------------------------------------
@@ -249,9 +256,11 @@ namespace actorflow::detail {
 task<> supervise(std::string where, uint16_t port, std::string host,
                  caf::message request, remote_handle work,
                  remote_handle results, sender<uint64_t> acks,
-                 remote_options opts, std::shared_ptr<join_ticket> ticket) {
-  // First, so that it is released however this frame ends.
+                 remote_options opts, std::shared_ptr<join_ticket> ticket,
+                 std::shared_ptr<control_state> control) {
+  // First, so that they are released however this frame ends.
   remote_worker_lease lease{work, results};
+  enlistment enlisted;
   caf::error failure;
   // Named: g++ 12 miscompiles a temporary with a destructor as the operand
   // of co_await.
@@ -292,12 +301,20 @@ task<> supervise(std::string where, uint16_t port, std::string host,
     joined->answer(caf::none);
   }
   if (spawned) {
+    enlisted.enlist(std::move(control), where, *w);
     down_awaiter watching{*w, {}};
     auto reason = co_await watching;
     lease.worker_ended();
+    enlisted.discharge();
     if (!reason || reason == caf::exit_reason::user_shutdown)
       co_return; // the worker ended with its work channel (the node stops
                  // a worker only once one of its channels is down)
+    if (left_drained(reason)) {
+      // Drained: it finished the items it took and handed back the rest,
+      // so there is nothing to send again; the stage goes on without it.
+      (void)co_await acks.send(withdrawn_marker);
+      co_return;
+    }
     if (stage_failed(reason))
       failure = std::move(reason); // like a local stage that threw
     else

@@ -29,8 +29,9 @@ namespace actorflow::detail {
 
 /// The high bits of an ack: the gather holds the item (but has not emitted
 /// it yet), a worker was lost, a supervisor fails with an error of its own
-/// (connect, spawn, the stage on the node), or a worker that was to join a
-/// running stage never ran (its error went to `add_workers`).
+/// (connect, spawn, the stage on the node), or a worker left the stage
+/// without loss: one that was to join a running stage never ran (its error
+/// went to `add_workers`), or one was drained (it finished its items).
 constexpr uint64_t held_flag = uint64_t{1} << 63;
 constexpr uint64_t lost_marker = ~uint64_t{0};
 constexpr uint64_t failed_marker = ~uint64_t{1};
@@ -105,14 +106,17 @@ private:
 
 /// Keeps an eye on one remote worker: connects to its node, spawns it there
 /// and waits for its end. A worker lost for any other reason than its stage
-/// failing reports `lost_marker` to the scatter. A worker that joins a
+/// failing or its node draining reports `lost_marker` to the scatter (a
+/// drained one `withdrawn_marker`). A worker that joins a
 /// running stage (`ticket` set) answers on its ticket once it runs; if it
 /// cannot start, the error goes to the ticket and the stage goes on
-/// (`withdrawn_marker`).
+/// (`withdrawn_marker`). With a `control`, the running worker is enlisted
+/// there, so that `stage_control::drain` finds it.
 ACTORFLOW_EXPORT task<> supervise(std::string where, uint16_t port,
                                   std::string host, caf::message request,
                                   remote_handle work, remote_handle results,
                                   sender<uint64_t> acks, remote_options opts,
-                                  std::shared_ptr<join_ticket> ticket);
+                                  std::shared_ptr<join_ticket> ticket,
+                                  std::shared_ptr<control_state> control);
 
 } // namespace actorflow::detail
