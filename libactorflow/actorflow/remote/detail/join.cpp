@@ -52,6 +52,33 @@ join_ticket::~join_ticket() {
 
 // -- control_state ----------------------------------------------------------------
 
+namespace {
+
+/// The error of a `where` that names no node, for `what` (which would let
+/// workers `verb` a running stage), or none.
+caf::error check_node(const std::string& where, const std::string& what,
+                      const char* verb) {
+  if (where == "local")
+    return make_error(error_code::invalid_argument,
+                      what + ": only workers on nodes can " + verb
+                        + " a running stage; local workers are placed "
+                          "when it starts");
+  if (!parse_address(where))
+    return make_error(error_code::invalid_argument,
+                      what + ": bad node address (expected host:port)");
+  return caf::none;
+}
+
+/// The error of a call `what` while no stage runs with the control.
+caf::error not_running(const std::string& what) {
+  return make_error(error_code::not_running,
+                    what
+                      + ": the stage does not run (not started yet, or "
+                        "ended)");
+}
+
+} // namespace
+
 bool control_state::arm(sender<join_request> tx, std::string stage,
                         caf::timespan patience) {
   std::lock_guard guard{mtx_};
@@ -77,23 +104,14 @@ caf::error control_state::add_workers(const std::string& where,
   auto what = "add_workers(\"" + where + "\", " + std::to_string(workers) + ")";
   if (workers == 0)
     return make_error(error_code::invalid_argument, what + ": zero workers");
-  if (where == "local")
-    return make_error(error_code::invalid_argument,
-                      what
-                        + ": only workers on nodes can join a running "
-                          "stage; local workers are placed when it starts");
-  if (!parse_address(where))
-    return make_error(error_code::invalid_argument,
-                      what + ": bad node address (expected host:port)");
+  if (auto err = check_node(where, what, "join"))
+    return err;
   std::optional<sender<join_request>> tx;
   caf::timespan patience{0};
   {
     std::lock_guard guard{mtx_};
     if (!tx_)
-      return make_error(error_code::not_running,
-                        what
-                          + ": the stage does not run (not started yet, "
-                            "or ended)");
+      return not_running(what);
     tx.emplace(*tx_); // another sender of the channel, for this thread
     patience = patience_;
     what = "stage '" + stage_ + "': " + what;
@@ -142,20 +160,11 @@ void control_state::discharge(const caf::actor& worker) {
 caf::expected<size_t> control_state::drain(const std::string& where,
                                            caf::timespan timeout) {
   auto what = "drain(\"" + where + "\")";
-  if (where == "local")
-    return make_error(error_code::invalid_argument,
-                      what
-                        + ": only workers on nodes can leave a running "
-                          "stage");
-  if (!parse_address(where))
-    return make_error(error_code::invalid_argument,
-                      what + ": bad node address (expected host:port)");
+  if (auto err = check_node(where, what, "leave"))
+    return err;
   std::unique_lock guard{mtx_};
   if (!tx_)
-    return make_error(error_code::not_running,
-                      what
-                        + ": the stage does not run (not started yet, or "
-                          "ended)");
+    return not_running(what);
   what = "stage '" + stage_ + "': " + what;
   std::vector<caf::actor> leaving;
   for (auto& x : workers_)
