@@ -3,7 +3,6 @@
 #include "actorflow/remote/node.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -142,9 +141,8 @@ struct node_state {
   /// Workers by the work channel they serve: when that channel is down (its
   /// pipeline ended, or its driver is lost), they stop.
   std::unordered_map<caf::actor_addr, std::vector<worker>> by_channel;
-  std::shared_ptr<std::atomic<uint64_t>> running
-    = std::make_shared<std::atomic<uint64_t>>(0);
-  /// The supervisor (in its driver) of each worker that has not ended.
+  /// The supervisor (in its driver) of each worker that has not ended: also
+  /// how many workers run (see node_info_atom).
   std::unordered_map<caf::actor_addr, caf::actor_addr> supervisors;
   std::optional<drain_state> drain;
   static inline const char* name = "actorflow.node";
@@ -248,11 +246,6 @@ caf::behavior node_actor(caf::stateful_actor<node_state>* self,
         return std::move(entry.error());
       worker_options wo;
       wo.name = worker_name;
-      auto running = self->state.running;
-      wo.on_exit = [running](const caf::error&) {
-        --*running;
-      };
-      ++*running;
       auto w = (*entry)->spawn(self->system(), work, results, std::move(wo));
       // Watched until it ends, with the supervisor that asked for it: a
       // drain waits for both (see worker_through).
@@ -278,7 +271,7 @@ caf::behavior node_actor(caf::stateful_actor<node_state>* self,
     },
     [](detail::node_rejected_atom) { return detail::rejected_batches(); },
     [self](detail::node_info_atom) {
-      return static_cast<uint64_t>(self->state.running->load());
+      return static_cast<uint64_t>(self->state.supervisors.size());
     },
     [self](detail::node_drain_atom) -> caf::result<uint64_t> {
       if (!self->state.drain)
