@@ -155,11 +155,6 @@ public:
   /// Removes the function that `on_drain` returned `key` for.
   void forget_drain(size_t key) noexcept;
 
-  /// True once a drain request arrived.
-  bool drain_requested() const noexcept {
-    return drain_requested_;
-  }
-
   // -- statistics (pipeline stages only) -------------------------------------
 
   /// Makes this host record its activations in `p` (before it starts).
